@@ -1,0 +1,122 @@
+"""Explain why a Spark job failed, from facts only: exit code and the last lines of its log.
+
+Pure functions, no I/O. Each rule recognises one kind of failure and returns the cause in one line
+and the fix in one line, so the end of a task log tells an on-call engineer what to do.
+Rules are tried in order; the first that matches wins, and a generic explanation is the fallback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+#: Exit code of a process killed by SIGKILL (128 + 9): the kernel's OOM killer, or a kill -9.
+SIGKILL_EXIT_CODES = (137, -9)
+#: Exit code argparse uses for a usage error.
+USAGE_ERROR_EXIT_CODE = 2
+
+_ARGPARSE_ERROR = re.compile(r"^(?P<prog>[\w.\-]+): error: (?P<message>.+)$")
+_PYTHON_EXCEPTION = re.compile(
+    r"^(?P<type>(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Warning))"
+    r"(?::\s*(?P<message>.*))?$"
+)
+_MISSING_MODULE = re.compile(r"No module named '(?P<module>[\w.]+)'")
+_SPARK_ERROR_CLASS = re.compile(r"\[(?P<error_class>[A-Z_]+(?:\.[A-Z_]+)*)\]")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Why a job failed (``cause``) and what to do about it (``fix``), one line each."""
+
+    cause: str
+    fix: str
+
+
+def explain_failure(exit_code: int, log_tail: Sequence[str], *, application: str) -> Diagnosis:
+    """Return the diagnosis of a Spark job that exited with ``exit_code``."""
+    lines = [line.rstrip() for line in log_tail]
+    for rule in _RULES:
+        diagnosis = rule(exit_code, lines, application)
+        if diagnosis is not None:
+            return diagnosis
+    return Diagnosis(
+        cause=f"spark-submit for {application} exited with code {exit_code}.",
+        fix="Read the driver log above for the first error; fix the job or its input, then clear the task.",
+    )
+
+
+def _usage_error(exit_code: int, lines: list[str], application: str) -> Diagnosis | None:
+    if exit_code != USAGE_ERROR_EXIT_CODE:
+        return None
+    for line in reversed(lines):
+        match = _ARGPARSE_ERROR.match(line)
+        if match:
+            return Diagnosis(
+                cause=f"{application} rejected its arguments: {match['message']}",
+                fix="Correct the task's application_args (the job's usage line is in the log above).",
+            )
+    return None
+
+
+def _killed(exit_code: int, lines: list[str], application: str) -> Diagnosis | None:
+    out_of_memory = any("java.lang.OutOfMemoryError" in line for line in lines)
+    if exit_code not in SIGKILL_EXIT_CODES and not out_of_memory:
+        return None
+    cause = (
+        f"{application} ran out of JVM heap (java.lang.OutOfMemoryError)."
+        if out_of_memory
+        else f"{application} was killed with SIGKILL (exit {exit_code}), most often by the out-of-memory killer."
+    )
+    return Diagnosis(
+        cause=cause,
+        fix="Raise driver_memory (and executor_memory), or reduce the data each task handles "
+        "(more partitions via spark.sql.shuffle.partitions).",
+    )
+
+
+def _python_exception(exit_code: int, lines: list[str], application: str) -> Diagnosis | None:
+    last = _last_exception(lines)
+    if last is None:
+        return None
+    exception_type, message = last
+    missing = _MISSING_MODULE.search(message)
+    if exception_type.endswith("ModuleNotFoundError") and missing:
+        package = missing["module"].split(".")[0]
+        return Diagnosis(
+            cause=f"{application} imports '{missing['module']}', which is not installed where the job ran.",
+            fix=f"Add the package that provides '{package}' to the [jobs] extra in pyproject.toml and "
+            "run 'make lock', so the driver environment and the executor image both get it.",
+        )
+    error_class = _SPARK_ERROR_CLASS.search(message)
+    if error_class and error_class["error_class"].startswith("PATH_NOT_FOUND"):
+        return Diagnosis(
+            cause=f"{application} read a path that does not exist: {message}",
+            fix="Check the input path in the task's application_args, and that the upstream task wrote it.",
+        )
+    short_type = exception_type.rsplit(".", 1)[-1]
+    return Diagnosis(
+        cause=f"{application} raised {short_type}: {message}".rstrip(": "),
+        fix="Read the traceback above; fix the job code or its input, then clear the task to run it again.",
+    )
+
+
+def _last_exception(lines: list[str]) -> tuple[str, str] | None:
+    """Return (type, message) of the last Python exception line after a traceback, if any."""
+    seen_traceback = False
+    found: tuple[str, str] | None = None
+    for line in lines:
+        if line.startswith("Traceback (most recent call last):"):
+            seen_traceback = True
+            continue
+        match = _PYTHON_EXCEPTION.match(line)
+        if seen_traceback and match:
+            found = (match["type"], match["message"] or "")
+    return found
+
+
+_RULES: tuple[Callable[[int, list[str], str], Diagnosis | None], ...] = (
+    _usage_error,
+    _killed,
+    _python_exception,
+)

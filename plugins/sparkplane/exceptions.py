@@ -1,0 +1,24 @@
+"""Errors of the platform, named by what the caller should do next.
+
+``JobDefinitionError`` means the task as written can never succeed: fix its arguments. It derives
+from ``AirflowFailException`` so Airflow fails the task at once instead of retrying it.
+``SparkJobFailed`` means the job ran and failed; a retry may help if the cause was transient.
+Both messages carry the cause and the fix, so the last line of a task log is enough to act on.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+
+class JobDefinitionError(AirflowFailException):
+    """The task's arguments are invalid; fix the DAG, retrying cannot help."""
+
+
+class SparkJobFailed(AirflowException):
+    """The Spark job ran and did not succeed."""
+
+    def __init__(self, cause: str, fix: str) -> None:
+        super().__init__(f"{cause}\nFix: {fix}")
+        self.cause = cause
+        self.fix = fix

@@ -1,0 +1,95 @@
+"""Run a command as its own process group, stream its output line by line, clean up after it.
+
+Airflow's ``SubprocessHook`` streams output too, but returns only the last line; failure diagnosis
+needs the last lines, so this keeps a bounded tail. The command runs in a new session so that the
+whole tree (spark-submit, its JVM, the Python driver and workers) can be signalled at once, and any
+straggler is killed when the command ends, whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+#: Lines kept for diagnosis. A Python traceback through Py4J is rarely longer than this.
+TAIL_LINES = 200
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    exit_code: int
+    tail: tuple[str, ...]
+
+
+class StreamingProcess:
+    """One command, run to completion with its output passed to ``on_line``.
+
+    :param argv: the command and its arguments.
+    :param env: the complete environment of the command.
+    :param cwd: working directory of the command.
+    """
+
+    def __init__(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str) -> None:
+        self.argv = list(argv)
+        self.env = dict(env)
+        self.cwd = cwd
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def run(self, on_line: Callable[[str], None]) -> ProcessResult:
+        """Start the command, stream its merged stdout/stderr to ``on_line``, wait for it."""
+        tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self._process = subprocess.Popen(
+            self.argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
+            cwd=self.cwd,
+            start_new_session=True,
+        )
+        try:
+            assert self._process.stdout is not None
+            for raw in iter(self._process.stdout.readline, b""):
+                line = raw.decode("utf-8", errors="backslashreplace").rstrip("\n")
+                tail.append(line)
+                on_line(line)
+            exit_code = self._process.wait()
+        finally:
+            # Whatever happened (success, failure, an exception in on_line), nothing of the
+            # job may outlive this call.
+            self.kill_group(signal.SIGKILL)
+            if self._process.stdout is not None:
+                self._process.stdout.close()
+        return ProcessResult(exit_code=exit_code, tail=tuple(tail))
+
+    def terminate(self, grace_seconds: float) -> None:
+        """Ask the process group to stop, and kill it if it is still there after the grace period."""
+        if self._process is None:
+            return
+        self.kill_group(signal.SIGTERM)
+        deadline = time.monotonic() + grace_seconds
+        while time.monotonic() < deadline and self._group_alive():
+            time.sleep(0.1)
+        self.kill_group(signal.SIGKILL)
+
+    def kill_group(self, sig: signal.Signals) -> None:
+        if self._process is None:
+            return
+        try:
+            os.killpg(self._process.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _group_alive(self) -> bool:
+        assert self._process is not None
+        try:
+            os.killpg(self._process.pid, 0)
+        except ProcessLookupError:
+            return False
+        self._process.poll()  # reap the leader so a zombie does not count as alive
+        return True

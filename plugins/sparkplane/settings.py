@@ -1,0 +1,26 @@
+"""Deployment settings, read once from the environment.
+
+This is the only module that reads environment variables. Per-task choices are operator
+arguments; these are the knobs that differ between deployments (a laptop, CI, a cluster).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+#: Folder that relative ``application`` paths of the Spark operator are resolved against.
+JOBS_ROOT = Path(os.environ.get("SPARKPLANE_JOBS_ROOT", PROJECT_ROOT / "jobs"))
+
+#: Where the example pipelines read and write their data. A local folder by default (the
+#: embedded default); a shared filesystem or object store URI in a real deployment.
+DATA_ROOT = os.environ.get("SPARKPLANE_DATA_ROOT", str(PROJECT_ROOT / ".local" / "data"))
+
+#: Spark master used in local mode. Two threads keep a laptop or a CI machine responsive.
+LOCAL_MASTER = os.environ.get("SPARKPLANE_LOCAL_MASTER", "local[2]")
+
+#: Seconds a Spark process gets to exit after SIGTERM before it is killed. Spark's shutdown
+#: hooks (stopping the context, deleting temp dirs) normally finish in one or two seconds.
+TERMINATE_GRACE_SECONDS = float(os.environ.get("SPARKPLANE_TERMINATE_GRACE_SECONDS", "10"))
