@@ -1,0 +1,117 @@
+"""Stop everything ``up`` started and undo its changes to the machine.
+
+Pods on the real node are removed through the kubelet first (it tears down
+their network namespaces and mounts the proper way); whatever is left after
+that is killed and unmounted by path, cgroup and recorded pid, never by name.
+The cluster's data (etcd, kubelet, containerd, CNI state) is wiped; the
+certificates, kubeconfigs, binaries and the registry's images are kept.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import components, host
+from .kubeconfigs import kubectl
+from .procs import Processes, stop_pid
+from .settings import CLUSTER_DIR, Settings, load_settings
+
+# Stopped first so nothing recreates the pods being drained from the node.
+CONTROLLERS = ["kwok", "kube-controller-manager", "kube-scheduler"]
+# Then, in this order, after the node is drained.
+THE_REST = ["kubelet", "kube-proxy", "coredns", "containerd", "registry", "kube-apiserver", "etcd"]
+
+
+def _sandbox_tasks(s: Settings) -> list[str]:
+    proc = subprocess.run(
+        ["ctr", "--address", str(s.containerd_socket), "-n", "k8s.io", "tasks", "ls", "-q"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    return proc.stdout.split() if proc.returncode == 0 else []
+
+
+def drain_real_node(s: Settings, procs: Processes, *, timeout_seconds: float = 60) -> None:
+    """Delete the real node's pods and wait until the kubelet has stopped their containers."""
+    if not (procs.running_pid("kube-apiserver") and procs.running_pid("kubelet")):
+        return
+    try:
+        kubectl(s, "delete", "pods", "--all-namespaces", "--field-selector", f"spec.nodeName={s.node_name}",
+                "--grace-period=0", "--force", "--wait=false", what="draining the real node")  # fmt: skip
+    except RuntimeError as e:
+        print(f"down: {e}")
+        return
+    deadline = time.monotonic() + timeout_seconds
+    while _sandbox_tasks(s) and time.monotonic() < deadline:
+        time.sleep(1)
+    if left := _sandbox_tasks(s):
+        print(f"down: {len(left)} containers still running after {timeout_seconds:.0f}s; killing them")
+
+
+def kill_leftovers(s: Settings) -> None:
+    """Kill containers and shims that outlived containerd, found by cgroup and socket path."""
+    roots = host.cgroup_dirs("kubepods")
+    for pid in host.pids_in_cgroups(roots):
+        stop_pid(pid, timeout_seconds=2)
+    # Shims name our containerd's socket on their command line.
+    socket = str(s.containerd_socket)
+    for proc_dir in Path("/proc").iterdir():
+        if not proc_dir.name.isdigit():
+            continue
+        try:
+            cmdline = (proc_dir / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if socket.encode() in cmdline and b"containerd-shim-runc-v2" in os.path.basename(cmdline[0]):
+            stop_pid(int(proc_dir.name), timeout_seconds=5)
+    if busy := host.remove_cgroups(roots):
+        print(f"down: cgroups still busy: {', '.join(map(str, busy[:5]))}")
+
+
+def remove_netns(s: Settings) -> None:
+    # containerd names pod network namespaces cni-<uuid> under /run/netns;
+    # only those that appeared after `up` recorded the list are ours.
+    before = set(host.recorded(s, "netns_before", []) or [])
+    for name in sorted(host.netns_names() - before):
+        if re.fullmatch(r"cni-[0-9a-f-]{36}", name):
+            subprocess.run(["umount", f"/run/netns/{name}"], capture_output=True)
+            Path(f"/run/netns/{name}").unlink(missing_ok=True)
+
+
+def down(s: Settings) -> None:
+    t0 = time.monotonic()
+    procs = Processes(s.run_dir, s.log_dir)
+    for name in CONTROLLERS:
+        if procs.stop(name):
+            print(f"down: stopped {name}")
+    drain_real_node(s, procs)
+    for name in THE_REST:
+        if procs.stop(name):
+            print(f"down: stopped {name}")
+    for name in procs.recorded():  # anything a newer `up` added
+        procs.stop(name)
+    kill_leftovers(s)
+    components.cleanup_kube_proxy_rules(s)
+    remove_netns(s)
+    if stuck := host.unmount_all(s.state_dir):
+        print(f"down: could not unmount: {', '.join(stuck)}")
+    host.teardown_network(s)
+    host.restore_sysctls(s)
+    if host.recorded(s, "docker_started_by_up"):
+        subprocess.run([str(CLUSTER_DIR / "docker-down")])
+    host.forget_state(s)
+    shutil.rmtree(s.data_dir, ignore_errors=True)
+    print(f"down: done in {time.monotonic() - t0:.1f}s (kept: {s.pki_dir}, {s.admin_kubeconfig}, {s.registry_dir})")
+
+
+def main() -> int:
+    if os.geteuid() != 0:
+        print("down: must run as root", file=sys.stderr)
+        return 1
+    down(load_settings())
+    return 0

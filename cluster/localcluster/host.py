@@ -1,0 +1,206 @@
+"""Machine-wide changes made by ``up`` and undone by ``down``.
+
+Everything changed is recorded in ``host-state.json`` the first time, so that
+``down`` restores the values found before ``up`` (not some default), and a
+second ``up`` does not record the cluster's own values as the originals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from .procs import run
+from .settings import Settings
+
+# Kernel settings the cluster needs: forwarding for Service traffic that is
+# DNATed back onto the bridge, and bridged pod-to-pod replies passing
+# through iptables so that kube-proxy's NAT is undone on the way back.
+SYSCTLS = {
+    "net/ipv4/ip_forward": "1",
+    "net/bridge/bridge-nf-call-iptables": "1",
+    "net/bridge/bridge-nf-call-ip6tables": "1",
+}
+FORWARD_CHAIN = "SPARKPLANE-FORWARD"
+
+
+def _state_file(s: Settings) -> Path:
+    return s.state_dir / "host-state.json"
+
+
+def _read_state(s: Settings) -> dict:
+    path = _state_file(s)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _write_state(s: Settings, state: dict) -> None:
+    _state_file(s).write_text(json.dumps(state, indent=2))
+
+
+def record_once(s: Settings, key: str, value: object) -> None:
+    """Remember ``value`` under ``key`` unless an earlier ``up`` already did."""
+    state = _read_state(s)
+    state.setdefault(key, value)
+    _write_state(s, state)
+
+
+def recorded(s: Settings, key: str, default: object = None) -> object:
+    return _read_state(s).get(key, default)
+
+
+def forget_state(s: Settings) -> None:
+    _state_file(s).unlink(missing_ok=True)
+
+
+def _sysctl_path(key: str) -> Path:
+    return Path("/proc/sys") / key
+
+
+def apply_sysctls(s: Settings) -> None:
+    """Set the kernel settings the cluster needs, remembering the originals."""
+    record_once(s, "sysctls", {key: _sysctl_path(key).read_text().strip() for key in SYSCTLS})
+    for key, value in SYSCTLS.items():
+        _sysctl_path(key).write_text(value)
+
+
+def restore_sysctls(s: Settings) -> None:
+    for key, value in (recorded(s, "sysctls") or {}).items():
+        try:
+            _sysctl_path(key).write_text(value)
+        except OSError as e:
+            print(f"down: could not restore {key}={value}: {e}")
+
+
+def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(["ip", *args], capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"network: `ip {' '.join(args)}` failed: {proc.stderr.strip()}")
+    return proc
+
+
+def _link_exists(name: str) -> bool:
+    return _ip("link", "show", name, check=False).returncode == 0
+
+
+def setup_network(s: Settings) -> None:
+    """Create the pod bridge and the blackhole link, and confine pod traffic to this machine."""
+    if not _link_exists(s.bridge):
+        # Created here rather than by the CNI plugin so that the API server,
+        # kubelet and CoreDNS can bind the node address before any pod exists.
+        _ip("link", "add", s.bridge, "type", "bridge")
+    if s.node_ip not in _ip("-4", "addr", "show", "dev", s.bridge).stdout:
+        _ip("addr", "add", f"{s.node_ip}/{s.node_pod_subnet.split('/')[1]}", "dev", s.bridge)
+    _ip("link", "set", s.bridge, "up")
+    if not _link_exists(s.blackhole_link):
+        # A bridge with no ports drops what it is given (this kernel has no
+        # dummy links). Unlike a blackhole route it still lets the host's own
+        # connections to Service IPs be DNATed in OUTPUT before they fail.
+        _ip("link", "add", s.blackhole_link, "type", "bridge")
+    _ip("link", "set", s.blackhole_link, "up")
+    for cidr in (s.pod_cidr, s.service_cidr):
+        # Less specific than the bridge's own /24, so only addresses nothing
+        # here answers for end up on the dummy link, where they are dropped.
+        _ip("route", "replace", cidr, "dev", s.blackhole_link)
+    _ensure_forward_rules(s)
+
+
+def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(["iptables", "-w", *args], capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"network: `iptables {' '.join(args)}` failed: {proc.stderr.strip()}")
+    return proc
+
+
+def _ensure_forward_rules(s: Settings) -> None:
+    # Docker sets the FORWARD policy to DROP; pods need pod-to-pod forwarding,
+    # and must not reach anything but pods and this host (host traffic is
+    # INPUT, not FORWARD, so it is unaffected).
+    if _iptables("-n", "-L", FORWARD_CHAIN, check=False).returncode != 0:
+        _iptables("-N", FORWARD_CHAIN)
+    _iptables("-F", FORWARD_CHAIN)
+    _iptables("-A", FORWARD_CHAIN, "-s", s.pod_cidr, "-d", s.pod_cidr, "-j", "ACCEPT")
+    _iptables("-A", FORWARD_CHAIN, "-s", s.pod_cidr, "-j", "REJECT")
+    _iptables("-A", FORWARD_CHAIN, "-d", s.pod_cidr, "-j", "REJECT")
+    if _iptables("-C", "FORWARD", "-j", FORWARD_CHAIN, check=False).returncode != 0:
+        _iptables("-I", "FORWARD", "1", "-j", FORWARD_CHAIN)
+
+
+def teardown_network(s: Settings) -> None:
+    """Remove the links, routes and iptables chain that ``setup_network`` created."""
+    while _iptables("-C", "FORWARD", "-j", FORWARD_CHAIN, check=False).returncode == 0:
+        _iptables("-D", "FORWARD", "-j", FORWARD_CHAIN)
+    if _iptables("-n", "-L", FORWARD_CHAIN, check=False).returncode == 0:
+        _iptables("-F", FORWARD_CHAIN)
+        _iptables("-X", FORWARD_CHAIN)
+    for link in (s.bridge, s.blackhole_link):
+        if _link_exists(link):
+            _ip("link", "delete", link)  # its routes go with it
+
+
+def mounts_under(*roots: Path) -> list[str]:
+    """Return mount points below any of ``roots``, deepest first."""
+    prefixes = [str(r.resolve()) + "/" for r in roots]
+    points = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].replace("\\040", " ")
+            if any(point.startswith(p) for p in prefixes):
+                points.append(point)
+    return sorted(set(points), key=lambda p: p.count("/"), reverse=True)
+
+
+def unmount_all(*roots: Path) -> list[str]:
+    """Unmount everything below ``roots``; return what could not be unmounted."""
+    stuck = []
+    for point in mounts_under(*roots):
+        if subprocess.run(["umount", point], capture_output=True).returncode != 0:
+            if subprocess.run(["umount", "-l", point], capture_output=True).returncode != 0:
+                stuck.append(point)
+    return stuck
+
+
+def cgroup_dirs(name: str) -> list[Path]:
+    """Return ``name`` (e.g. ``kubepods``) in every mounted cgroup hierarchy."""
+    dirs = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            fstype = fields[fields.index("-") + 1]
+            if fstype in ("cgroup", "cgroup2") and (Path(fields[4]) / name).is_dir():
+                dirs.append(Path(fields[4]) / name)
+    return dirs
+
+
+def pids_in_cgroups(roots: list[Path]) -> set[int]:
+    pids: set[int] = set()
+    for root in roots:
+        for procs in root.rglob("cgroup.procs"):
+            try:
+                pids.update(int(p) for p in procs.read_text().split())
+            except OSError:
+                pass
+    return pids
+
+
+def remove_cgroups(roots: list[Path]) -> list[Path]:
+    """Remove cgroup trees bottom-up; return those still busy."""
+    busy = []
+    for root in roots:
+        for d in sorted((p for p in [root, *root.rglob("*")] if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            try:
+                os.rmdir(d)
+            except OSError:
+                busy.append(d)
+    return busy
+
+
+def netns_names() -> set[str]:
+    """Return the named network namespaces (containerd creates its own under /run/netns)."""
+    path = Path("/run/netns")
+    return {p.name for p in path.iterdir()} if path.exists() else set()
+
+
+def delete_netns(name: str) -> None:
+    run(["ip", "netns", "delete", name], what=f"network namespace {name}")

@@ -1,0 +1,166 @@
+"""Every setting of the local cluster, read once from the environment.
+
+Addresses are chosen so that no traffic can leave the machine: the pod and
+service ranges are routed to a local dummy link, pods may only talk to pods and
+to the host, and every listener that needs no outside client binds to loopback.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CLUSTER_DIR = Path(__file__).resolve().parent.parent
+
+# Label that tells real from simulated nodes: schedule ordinary workloads with
+# nodeSelector {NODE_TYPE_LABEL: "real"} to keep them off KWOK nodes.
+NODE_TYPE_LABEL = "sparkplane.dev/node-type"
+# Simulated nodes carrying this label (value "fail") fail every image pull.
+SIMULATE_PULL_LABEL = "sparkplane.dev/simulate-pull"
+# Pods carrying this annotation (value "fail") fail their pull on any simulated node.
+SIMULATE_PULL_ANNOTATION = "sparkplane.dev/simulate-pull"
+
+
+def _read_versions() -> dict[str, str]:
+    versions = {}
+    for line in (CLUSTER_DIR / "versions.env").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            versions[key] = value
+    return versions
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} is not a whole number; unset it or give e.g. {name}={default}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths, addresses and sizes of the local cluster.
+
+    :param cache_dir: root of everything kept outside the work tree
+        (``SPARKPLANE_CACHE``, default ``~/.cache/sparkplane``).
+    :param kwok_nodes: number of simulated nodes (``SPARKPLANE_KWOK_NODES``, default 10).
+    :param kwok_pull_fail_nodes: how many of them (the last ones) fail image
+        pulls (``SPARKPLANE_KWOK_PULL_FAIL_NODES``, default 1).
+    :param kwok_pull_delay_ms: simulated image pull time before a pod runs
+        (``SPARKPLANE_KWOK_PULL_DELAY_MS``, default 1000).
+    :param registry_port: port of the local image registry on 127.0.0.1
+        (``SPARKPLANE_REGISTRY_PORT``, default 5000).
+    """
+
+    cache_dir: Path
+    kwok_nodes: int = 10
+    kwok_pull_fail_nodes: int = 1
+    kwok_pull_delay_ms: int = 1000
+    registry_port: int = 5000
+    versions: dict[str, str] = field(default_factory=_read_versions)
+
+    # One real node. Its address lives on the pod bridge, so the API server,
+    # the kubelet and cluster DNS are all reachable from pods without any
+    # address of the machine's own network being involved.
+    node_name: str = "sparkplane-node"
+    pod_cidr: str = "10.244.0.0/16"
+    node_pod_subnet: str = "10.244.0.0/24"
+    node_ip: str = "10.244.0.1"
+    kwok_pod_cidr: str = "10.244.128.0/17"
+    kwok_node_ip: str = "10.244.127.254"
+    service_cidr: str = "10.96.0.0/16"
+    kubernetes_service_ip: str = "10.96.0.1"
+    dns_service_ip: str = "10.96.0.10"
+    cluster_domain: str = "cluster.local"
+    bridge: str = "sp-cni0"
+    # Routes the pod and service ranges to this port-less link, so a packet for
+    # an address nothing answers is dropped here instead of leaving via eth0.
+    blackhole_link: str = "sp-null0"
+
+    apiserver_port: int = 6443
+    etcd_client_port: int = 23790
+    etcd_peer_port: int = 23800
+    coredns_health_port: int = 18080
+    coredns_ready_port: int = 18181
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.kwok_pull_fail_nodes <= self.kwok_nodes:
+            raise SystemExit(
+                f"SPARKPLANE_KWOK_PULL_FAIL_NODES={self.kwok_pull_fail_nodes} must be between 0 and "
+                f"SPARKPLANE_KWOK_NODES={self.kwok_nodes}"
+            )
+
+    @property
+    def kube_version(self) -> str:
+        return self.versions["KUBE_VERSION"]
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.cache_dir / f"k8s-{self.kube_version}" / "bin"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.cache_dir / "cluster"
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.state_dir / "pki"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def data_dir(self) -> Path:
+        """Everything that `down` wipes: etcd, kubelet, containerd, CNI state."""
+        return self.state_dir / "data"
+
+    @property
+    def admin_kubeconfig(self) -> Path:
+        return self.state_dir / "admin.kubeconfig"
+
+    @property
+    def registry_dir(self) -> Path:
+        # Outside data_dir on purpose: pushed images survive `down`.
+        return self.cache_dir / "registry"
+
+    @property
+    def registry(self) -> str:
+        return f"127.0.0.1:{self.registry_port}"
+
+    @property
+    def pause_image(self) -> str:
+        return f"{self.registry}/sparkplane/pause:3.10.1"
+
+    @property
+    def containerd_socket(self) -> Path:
+        return self.data_dir / "containerd" / "containerd.sock"
+
+    @property
+    def apiserver_url(self) -> str:
+        return f"https://127.0.0.1:{self.apiserver_port}"
+
+    def kwok_node_names(self) -> list[str]:
+        return [f"kwok-node-{i:03d}" for i in range(self.kwok_nodes)]
+
+    def kwok_pull_fail_node_names(self) -> list[str]:
+        names = self.kwok_node_names()
+        return names[len(names) - self.kwok_pull_fail_nodes :]
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment (the only place that reads it)."""
+    return Settings(
+        cache_dir=Path(os.environ.get("SPARKPLANE_CACHE", Path.home() / ".cache" / "sparkplane")),
+        kwok_nodes=_env_int("SPARKPLANE_KWOK_NODES", 10),
+        kwok_pull_fail_nodes=_env_int("SPARKPLANE_KWOK_PULL_FAIL_NODES", 1),
+        kwok_pull_delay_ms=_env_int("SPARKPLANE_KWOK_PULL_DELAY_MS", 1000),
+        registry_port=_env_int("SPARKPLANE_REGISTRY_PORT", 5000),
+    )
