@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 #: Exit code of a process killed by SIGKILL (128 + 9): the kernel's OOM killer, or a kill -9.
 SIGKILL_EXIT_CODES = (137, -9)
+#: Exit code of a process stopped by SIGTERM (128 + 15): the task was killed or timed out.
+SIGTERM_EXIT_CODES = (143, -15)
 #: Exit code argparse uses for a usage error.
 USAGE_ERROR_EXIT_CODE = 2
 
@@ -75,6 +77,16 @@ def _killed(exit_code: int, lines: list[str], application: str) -> Diagnosis | N
     )
 
 
+def _terminated(exit_code: int, lines: list[str], application: str) -> Diagnosis | None:
+    if exit_code not in SIGTERM_EXIT_CODES:
+        return None
+    return Diagnosis(
+        cause=f"{application} was stopped with SIGTERM (exit {exit_code}): the task was killed, "
+        "marked failed or success by hand, or ran past its execution_timeout.",
+        fix="If nobody stopped it on purpose, raise the task's execution_timeout or make the job faster.",
+    )
+
+
 def _python_exception(exit_code: int, lines: list[str], application: str) -> Diagnosis | None:
     last = _last_exception(lines)
     if last is None:
@@ -117,6 +129,7 @@ def _last_exception(lines: list[str]) -> tuple[str, str] | None:
 
 _RULES: tuple[Callable[[int, list[str], str], Diagnosis | None], ...] = (
     _usage_error,
+    _terminated,
     _killed,
     _python_exception,
 )

@@ -1,0 +1,17 @@
+"""Session-wide test settings: every test that touches Airflow uses a private, throwaway
+AIRFLOW_HOME, never the user's ~/airflow. Set before any test module imports Airflow."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+_airflow_home = tempfile.mkdtemp(prefix="sparkplane-tests-airflow-")
+os.environ["AIRFLOW_HOME"] = _airflow_home
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(PROJECT_ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(PROJECT_ROOT / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
