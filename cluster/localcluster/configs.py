@@ -32,6 +32,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   # registry.k8s.io is unreachable here: the pause image is built locally.
   sandbox_image = "{s.pause_image}"
   enable_cdi = false
+  # This machine withholds CAP_SYS_RESOURCE even from root, so a pod's
+  # oom_score_adj may not go below containerd's own (runc fails otherwise).
+  restrict_oom_score_adj = true
 
 {cri}.containerd]
   snapshotter = "overlayfs"

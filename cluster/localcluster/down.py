@@ -96,7 +96,11 @@ def down(s: Settings) -> None:
     for name in procs.recorded():  # anything a newer `up` added
         procs.stop(name)
     kill_leftovers(s)
-    components.cleanup_kube_proxy_rules(s)
+    try:
+        components.cleanup_kube_proxy_rules(s)
+    except RuntimeError as e:
+        print(f"down: {e}")
+    host.remove_kube_chains(s)
     remove_netns(s)
     if stuck := host.unmount_all(s.state_dir):
         print(f"down: could not unmount: {', '.join(stuck)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -204,3 +205,37 @@ def netns_names() -> set[str]:
 
 def delete_netns(name: str) -> None:
     run(["ip", "netns", "delete", name], what=f"network namespace {name}")
+
+
+IPTABLES_COMMANDS = ("iptables", "ip6tables")
+IPTABLES_TABLES = ("filter", "nat", "mangle")
+
+
+def kube_chains() -> list[str]:
+    """Return ``command/table/chain`` for every KUBE-* chain (kubelet and kube-proxy create them)."""
+    found = []
+    for command in IPTABLES_COMMANDS:
+        for table in IPTABLES_TABLES:
+            proc = subprocess.run([command, "-w", "-t", table, "-S"], capture_output=True, text=True)
+            found += [
+                f"{command}/{table}/{line.split()[1]}"
+                for line in proc.stdout.splitlines()
+                if line.startswith("-N KUBE-")
+            ]
+    return found
+
+
+def remove_kube_chains(s: Settings) -> None:
+    """Delete the KUBE-* chains that appeared after ``up`` (kube-proxy --cleanup leaves the kubelet's)."""
+    before = set(recorded(s, "kube_chains_before", []) or [])
+    ours = [c.split("/") for c in kube_chains() if c not in before]
+    for command, table, chain in ours:
+        rules = subprocess.run([command, "-w", "-t", table, "-S"], capture_output=True, text=True).stdout
+        for rule in rules.splitlines():
+            words = shlex.split(rule)
+            if words[:1] == ["-A"] and words[1] != chain and ["-j", chain] == words[-2:]:
+                subprocess.run([command, "-w", "-t", table, "-D", *words[1:]], capture_output=True)
+    for command, table, chain in ours:
+        subprocess.run([command, "-w", "-t", table, "-F", chain], capture_output=True)
+    for command, table, chain in ours:
+        subprocess.run([command, "-w", "-t", table, "-X", chain], capture_output=True)

@@ -104,6 +104,7 @@ def up(s: Settings) -> None:
     _step("certificates, kubeconfigs", t0)
     host.apply_sysctls(s)
     host.record_once(s, "netns_before", sorted(host.netns_names()))
+    host.record_once(s, "kube_chains_before", host.kube_chains())
     host.setup_network(s)
     _step("network", t0)
 

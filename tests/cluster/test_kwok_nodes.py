@@ -1,0 +1,86 @@
+"""Simulated (KWOK) nodes: pods go through realistic phases, and pulls fail where asked."""
+
+from __future__ import annotations
+
+import pytest
+from cluster_waits import pod_events, wait_for
+from kubernetes import client
+
+pytestmark = pytest.mark.cluster
+
+PULL_LABEL = "sparkplane.dev/simulate-pull"
+
+
+def _pod(name: str, node: str, annotations: dict[str, str] | None = None) -> client.V1Pod:
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name, annotations=annotations),
+        spec=client.V1PodSpec(
+            node_selector={"kubernetes.io/hostname": node},
+            containers=[client.V1Container(name="app", image="127.0.0.1:5000/sparkplane/not-pulled:1")],
+        ),
+    )
+
+
+def _waiting_reasons(core, namespace: str, name: str, seen: list[str]) -> list[str]:
+    pod = core.read_namespaced_pod(name, namespace)
+    for status in pod.status.container_statuses or []:
+        reason = status.state.waiting.reason if status.state.waiting else None
+        if reason and reason not in seen:
+            seen.append(reason)
+    return seen
+
+
+def _wait_for_waiting_reason(core, namespace: str, name: str, reason: str, node: str) -> list[str]:
+    """Poll the pod's container waiting reasons until ``reason`` shows; return all seen, in order."""
+    seen: list[str] = []
+    wait_for(
+        lambda: _waiting_reasons(core, namespace, name, seen),
+        lambda reasons: reason in reasons,
+        timeout_seconds=60,
+        interval_seconds=0.2,
+        what=f"waiting reason {reason} for pod {name} on {node}",
+    )
+    return seen
+
+
+def _simulated_nodes(core, *, failing: bool) -> list[str]:
+    selector = "sparkplane.dev/node-type=simulated," + (f"{PULL_LABEL}=fail" if failing else f"!{PULL_LABEL}")
+    names = sorted(n.metadata.name for n in core.list_node(label_selector=selector).items)
+    if not names:
+        pytest.skip(f"no simulated node matches {selector} (see SPARKPLANE_KWOK_PULL_FAIL_NODES)")
+    return names
+
+
+def test_pod_on_a_simulated_node_becomes_running_and_ready(local_cluster, namespace):
+    core = client.CoreV1Api(local_cluster.api_client())
+    node = _simulated_nodes(core, failing=False)[0]
+    core.create_namespaced_pod(namespace, _pod("runs", node))
+
+    pod = wait_for(
+        lambda: core.read_namespaced_pod("runs", namespace),
+        lambda p: p.status.phase == "Running" and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []),
+        timeout_seconds=60,
+        what=f"pod 'runs' to be Running and Ready on {node}",
+    )
+    assert pod.spec.node_name == node
+    assert pod.status.pod_ip, "a simulated pod still gets an IP"
+
+
+def test_pull_failure_on_a_chosen_simulated_node_shows_err_image_pull(local_cluster, namespace):
+    core = client.CoreV1Api(local_cluster.api_client())
+    node = _simulated_nodes(core, failing=True)[0]
+    core.create_namespaced_pod(namespace, _pod("pull-fails", node))
+
+    seen = _wait_for_waiting_reason(core, namespace, "pull-fails", "ImagePullBackOff", node)
+    assert "ErrImagePull" in seen, f"waiting reasons seen: {seen}"
+    assert core.read_namespaced_pod("pull-fails", namespace).status.phase == "Pending"
+    reasons = [e.reason for e in pod_events(core, namespace, "pull-fails")]
+    assert "Failed" in reasons, f"expected a 'Failed' pull event, got {reasons}"
+
+
+def test_pull_failure_can_be_asked_for_by_pod_annotation_on_any_simulated_node(local_cluster, namespace):
+    core = client.CoreV1Api(local_cluster.api_client())
+    node = _simulated_nodes(core, failing=False)[0]
+    core.create_namespaced_pod(namespace, _pod("asked-to-fail", node, annotations={PULL_LABEL: "fail"}))
+
+    _wait_for_waiting_reason(core, namespace, "asked-to-fail", "ErrImagePull", node)
