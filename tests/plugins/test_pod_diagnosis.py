@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from kubernetes.client import (
+    CoreV1Event,
+    V1ContainerState,
+    V1ContainerStateTerminated,
+    V1ContainerStateWaiting,
+    V1ContainerStatus,
+    V1ObjectMeta,
+    V1ObjectReference,
+    V1Pod,
+    V1PodCondition,
+    V1PodSpec,
+    V1PodStatus,
+)
+
+from sparkplane.pod_diagnosis import describe_wait, explain_pod_failure
+
+CREATED = datetime(2026, 11, 25, 3, 0, 0, tzinfo=timezone.utc)
+IMAGE = "127.0.0.1:5000/sparkplane/spark:abc123"
+
+
+def _pod(*, node: str | None = "node-1", state: V1ContainerState | None = None, conditions=None) -> V1Pod:
+    statuses = [V1ContainerStatus(name="spark-kubernetes-driver", image=IMAGE, image_id="", ready=False,
+                                  restart_count=0, state=state)] if state else None
+    return V1Pod(
+        metadata=V1ObjectMeta(name="report-driver", namespace="spark", creation_timestamp=CREATED),
+        spec=V1PodSpec(containers=[], node_name=node),
+        status=V1PodStatus(phase="Pending", container_statuses=statuses, conditions=conditions),
+    )
+
+
+def _event(reason: str, message: str, *, after_seconds: int = 0) -> CoreV1Event:
+    return CoreV1Event(
+        metadata=V1ObjectMeta(name=f"report-driver.{reason}"),
+        involved_object=V1ObjectReference(kind="Pod", name="report-driver"),
+        reason=reason, message=message,
+        last_timestamp=CREATED + timedelta(seconds=after_seconds),
+    )
+
+
+def _waiting(reason: str, message: str | None = None) -> V1ContainerState:
+    return V1ContainerState(waiting=V1ContainerStateWaiting(reason=reason, message=message))
+
+
+def test_wait_while_pulling_names_image_node_and_duration():
+    pod = _pod(state=_waiting("ContainerCreating"))
+    line = describe_wait(pod, [_event("Pulling", f'Pulling image "{IMAGE}"', after_seconds=5)],
+                         now=CREATED + timedelta(seconds=75))
+    assert line == f"report-driver: pulling image {IMAGE} on node node-1 for 1m10s"
+
+
+def test_wait_while_unscheduled_quotes_the_scheduler():
+    message = "0/5 nodes are available: 5 Insufficient memory."
+    line = describe_wait(_pod(node=None), [_event("FailedScheduling", message)], now=CREATED + timedelta(seconds=30))
+    assert line == f"report-driver is Pending for 30s, not scheduled yet: {message}"
+
+
+def test_image_not_found_fails_fast_with_the_image_name():
+    message = f'failed to resolve reference "{IMAGE}": {IMAGE}: not found'
+    diagnosis = explain_pod_failure(_pod(state=_waiting("ErrImagePull", message)), [])
+    assert diagnosis.cause.startswith(f"Image {IMAGE} does not exist in its registry (node node-1)")
+    assert "image/build" in diagnosis.fix
+
+
+def test_image_pull_denied_asks_for_pull_credentials():
+    diagnosis = explain_pod_failure(_pod(state=_waiting("ImagePullBackOff", "pull access denied, 401 Unauthorized")), [])
+    assert "not allowed to pull" in diagnosis.cause and "imagePullSecret" in diagnosis.fix
+
+
+def test_other_pull_errors_point_at_the_registry():
+    diagnosis = explain_pod_failure(_pod(state=_waiting("ErrImagePull", "dial tcp 127.0.0.1:5000: connect: connection refused")), [])
+    assert "could not pull" in diagnosis.cause and "reachable" in diagnosis.fix
+
+
+def test_oom_killed_container_suggests_memory_overhead():
+    state = V1ContainerState(terminated=V1ContainerStateTerminated(exit_code=137, reason="OOMKilled"))
+    diagnosis = explain_pod_failure(_pod(state=state), [])
+    assert "OOMKilled, exit 137" in diagnosis.cause and "memoryOverhead" in diagnosis.fix
+
+
+def test_unschedulable_pod_says_what_no_node_has():
+    condition = V1PodCondition(type="PodScheduled", status="False", reason="Unschedulable")
+    pod = _pod(node=None, conditions=[condition])
+    message = "0/11 nodes are available: 11 Insufficient memory."
+    diagnosis = explain_pod_failure(pod, [_event("FailedScheduling", message)])
+    assert diagnosis.cause == f"Pod report-driver cannot be scheduled: {message}"
+
+
+def test_a_pod_still_starting_is_not_a_failure():
+    assert explain_pod_failure(_pod(state=_waiting("ContainerCreating")), []) is None
