@@ -1,0 +1,50 @@
+"""Names shared by the Kubernetes side of the platform: Spark settings, image paths, pod phases.
+
+Spark's Kubernetes settings are plain strings in Spark's documentation; naming them here keeps a
+typo from silently becoming a setting Spark ignores.
+"""
+
+from __future__ import annotations
+
+# --- Spark settings used to run a driver pod in client mode inside the cluster --------------
+SPARK_MASTER = "spark.master"
+#: The namespace executors are created in.
+SPARK_NAMESPACE = "spark.kubernetes.namespace"
+#: The driver's own pod name: Spark then makes it the owner of every executor, so deleting
+#: the driver pod garbage-collects the executors.
+SPARK_DRIVER_POD_NAME = "spark.kubernetes.driver.pod.name"
+#: Address executors connect back to. The driver pod's IP, so no Service is needed.
+SPARK_DRIVER_HOST = "spark.driver.host"
+SPARK_DRIVER_PORT = "spark.driver.port"
+SPARK_BLOCK_MANAGER_PORT = "spark.driver.blockManager.port"
+SPARK_CONTAINER_IMAGE = "spark.kubernetes.container.image"
+SPARK_EXECUTOR_POD_NAME_PREFIX = "spark.kubernetes.executor.podNamePrefix"
+SPARK_EXECUTOR_LABEL_PREFIX = "spark.kubernetes.executor.label."
+SPARK_EXECUTOR_ANNOTATION_PREFIX = "spark.kubernetes.executor.annotation."
+SPARK_EXECUTOR_SERVICE_ACCOUNT = "spark.kubernetes.authenticate.executor.serviceAccountName"
+SPARK_EXECUTOR_POD_TEMPLATE = "spark.kubernetes.executor.podTemplateFile"
+SPARK_EXECUTOR_INSTANCES = "spark.executor.instances"
+SPARK_EXECUTOR_MEMORY = "spark.executor.memory"
+SPARK_EXECUTOR_CORES = "spark.executor.cores"
+SPARK_DRIVER_MEMORY = "spark.driver.memory"
+
+# --- the platform's Spark image (image/Dockerfile) ----------------------------------------
+#: Where the image keeps the jobs/ folder; applications are referenced as local:// paths.
+IMAGE_JOBS_ROOT = "/opt/spark/jobs"
+#: Executor pod template baked into the image (Pod Security "restricted", no API token).
+IMAGE_EXECUTOR_POD_TEMPLATE = "/opt/spark/pod-templates/executor.yaml"
+#: UID of the image's unprivileged user, Spark's convention.
+SPARK_UID = 185
+DRIVER_CONTAINER_NAME = "spark-kubernetes-driver"
+DRIVER_PORT = 7078
+BLOCK_MANAGER_PORT = 7079
+SPARK_UI_PORT = 4040
+
+# --- Kubernetes ----------------------------------------------------------------------------
+#: The API server as pods see it, through the kubernetes.default Service.
+IN_CLUSTER_MASTER = "k8s://https://kubernetes.default.svc:443"
+#: Label Spark puts on its pods; we put it on the driver we create too.
+SPARK_ROLE_LABEL = "spark-role"
+POD_SUCCEEDED = "Succeeded"
+POD_FAILED = "Failed"
+POD_TERMINAL_PHASES = frozenset({POD_SUCCEEDED, POD_FAILED})
