@@ -36,8 +36,10 @@ def admin_tls(s: Settings) -> ssl.SSLContext:
 
 
 def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    """Write a config file only if its content changed: kube-proxy exits when its file is touched."""
+    if not path.exists() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
     return path
 
 

@@ -26,6 +26,8 @@ from localcluster.kubeconfigs import mint_serviceaccount_kubeconfig  # noqa: E40
 from localcluster.settings import NODE_TYPE_LABEL, Settings, load_settings  # noqa: E402
 
 UP_TIMEOUT_SECONDS = 45 * 60  # covers a cold build of the binaries
+DOCKER = "/usr/bin/docker"  # Debian's client, talking to the engine cluster/docker-up starts
+PYTHON3_IMAGE_DIR = Path(__file__).parent / "images" / "python3"
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,10 @@ def _answers(settings: Settings) -> bool:
         return False
 
 
-def _run(script: str) -> None:
-    proc = subprocess.run(
-        [str(CLUSTER_DIR / script)], capture_output=True, text=True, timeout=UP_TIMEOUT_SECONDS
-    )
+def _run(*argv: str, timeout_seconds: float = UP_TIMEOUT_SECONDS) -> None:
+    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout_seconds)
     if proc.returncode != 0:
-        pytest.fail(f"cluster/{script} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        pytest.fail(f"`{' '.join(argv)}` failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -94,10 +94,10 @@ def local_cluster() -> Iterator[LocalCluster]:
         pytest.skip("the local cluster needs root (kubelet, containerd, iptables)")
     started_here = not _answers(settings)
     # Also when it answers: `up` is idempotent and starts whatever is missing.
-    _run("up")
+    _run(str(CLUSTER_DIR / "up"))
     yield LocalCluster(settings)
     if started_here:
-        _run("down")
+        _run(str(CLUSTER_DIR / "down"))
 
 
 @pytest.fixture
@@ -116,3 +116,28 @@ def namespace(local_cluster: LocalCluster) -> Iterator[str]:
         time.sleep(0.2)
     yield name
     api.delete_namespace(name)
+
+
+def build_python3_image(registry: str) -> str:
+    """Build the python3 test image FROM the debootstrapped base, push it, return its name.
+
+    Each build adds a unique layer (Docker caches the rest), so the node has never seen it.
+    """
+    _run(str(CLUSTER_DIR / "seed-base-image"), timeout_seconds=600)
+    nonce = uuid.uuid4().hex[:12]
+    image = f"{registry}/sparkplane-test/python3:{nonce}"
+    _run(DOCKER, "build", "-q", "--build-arg", f"NONCE={nonce}", "-t", image, str(PYTHON3_IMAGE_DIR), timeout_seconds=900)
+    _run(DOCKER, "push", image, timeout_seconds=300)
+    return image
+
+
+@pytest.fixture(scope="session")
+def python_image(local_cluster: LocalCluster) -> str:
+    """A python3 image in the local registry, shared by the tests of one session."""
+    return build_python3_image(local_cluster.registry)
+
+
+@pytest.fixture
+def unpulled_python_image(local_cluster: LocalCluster) -> str:
+    """A python3 image in the local registry that the node has not pulled yet."""
+    return build_python3_image(local_cluster.registry)
