@@ -22,3 +22,24 @@ class SparkJobFailed(AirflowException):
         super().__init__(f"{cause}\nFix: {fix}")
         self.cause = cause
         self.fix = fix
+
+
+class KubernetesPermissionDenied(AirflowFailException):
+    """The platform's own identity may not do something it needs; fix RBAC, retrying cannot help."""
+
+    def __init__(self, *, action: str, detail: str) -> None:
+        super().__init__(
+            f"Kubernetes denied the platform permission to {action} (403): {detail}\n"
+            "Fix: apply spark-bootstrap/ (python -m sparkplane.bootstrap apply), which grants the "
+            "Airflow identity what the platform needs, or check the kubernetes connection's credentials."
+        )
+        self.action = action
+
+
+class PodAlreadyExists(AirflowException):
+    """A pod of that name exists: for a driver, this try was already submitted."""
+
+    def __init__(self, name: str, namespace: str) -> None:
+        super().__init__(f"pod {namespace}/{name} already exists")
+        self.name = name
+        self.namespace = namespace

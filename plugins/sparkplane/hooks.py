@@ -1,0 +1,140 @@
+"""The Kubernetes API as the Spark operator uses it: one method per call, errors translated.
+
+The connection (kubeconfig, in-cluster, context) is the cncf.kubernetes provider's
+``KubernetesHook``; this hook only adds the calls the platform makes and turns the API's
+exceptions into the platform's, with messages that say which permission or object is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from sparkplane.exceptions import KubernetesPermissionDenied, PodAlreadyExists
+
+if TYPE_CHECKING:
+    from kubernetes.client import CoreV1Event, V1Pod
+
+HTTP_FORBIDDEN = 403
+HTTP_NOT_FOUND = 404
+HTTP_CONFLICT = 409
+
+
+class SparkKubernetesHook:
+    """Calls to the Kubernetes API on behalf of the Spark operator.
+
+    :param kubernetes_conn_id: the Airflow connection of the cluster (type ``kubernetes``).
+    """
+
+    def __init__(self, kubernetes_conn_id: str) -> None:
+        self.kubernetes_conn_id = kubernetes_conn_id
+
+    @cached_property
+    def _kubernetes(self) -> KubernetesHook:
+        return KubernetesHook(conn_id=self.kubernetes_conn_id)
+
+    @cached_property
+    def core_v1(self) -> client.CoreV1Api:
+        return self._kubernetes.core_v1_client
+
+    @cached_property
+    def authorization_v1(self) -> client.AuthorizationV1Api:
+        return client.AuthorizationV1Api(self._kubernetes.api_client)
+
+    def create_pod(self, manifest: dict[str, Any]) -> V1Pod:
+        """Create a pod; raise ``PodAlreadyExists`` if one of that name is there already."""
+        namespace = manifest["metadata"]["namespace"]
+        try:
+            return self.core_v1.create_namespaced_pod(namespace=namespace, body=manifest)
+        except ApiException as error:
+            if error.status == HTTP_CONFLICT:
+                raise PodAlreadyExists(manifest["metadata"]["name"], namespace) from error
+            raise _translate(error, action=f"create pods in namespace {namespace!r}") from error
+
+    def read_pod(self, name: str, namespace: str) -> V1Pod | None:
+        """Return the pod, or None if it does not exist."""
+        try:
+            return self.core_v1.read_namespaced_pod(name=name, namespace=namespace)
+        except ApiException as error:
+            if error.status == HTTP_NOT_FOUND:
+                return None
+            raise _translate(error, action=f"get pods in namespace {namespace!r}") from error
+
+    def list_pods(self, namespace: str, label_selector: str) -> list[V1Pod]:
+        """Return the pods matching ``label_selector``."""
+        try:
+            return self.core_v1.list_namespaced_pod(namespace=namespace, label_selector=label_selector).items
+        except ApiException as error:
+            raise _translate(error, action=f"list pods in namespace {namespace!r}") from error
+
+    def delete_pod(self, name: str, namespace: str, *, grace_period_seconds: int | None = None) -> bool:
+        """Delete the pod and, through owner references, what it owns; return False if it was gone."""
+        try:
+            self.core_v1.delete_namespaced_pod(
+                name=name,
+                namespace=namespace,
+                body=client.V1DeleteOptions(grace_period_seconds=grace_period_seconds, propagation_policy="Background"),
+            )
+        except ApiException as error:
+            if error.status == HTTP_NOT_FOUND:
+                return False
+            raise _translate(error, action=f"delete pods in namespace {namespace!r}") from error
+        return True
+
+    def list_pod_events(self, name: str, namespace: str) -> list[CoreV1Event]:
+        """Return the events about one pod, oldest first."""
+        try:
+            events = self.core_v1.list_namespaced_event(
+                namespace=namespace, field_selector=f"involvedObject.kind=Pod,involvedObject.name={name}"
+            ).items
+        except ApiException as error:
+            raise _translate(error, action=f"list events in namespace {namespace!r}") from error
+        return sorted(events, key=lambda e: (e.last_timestamp or e.event_time or e.metadata.creation_timestamp))
+
+    def read_pod_log_tail(self, name: str, namespace: str, *, container: str, lines: int) -> list[str]:
+        """Return the last ``lines`` lines a container wrote (empty if none can be read)."""
+        try:
+            text = self.core_v1.read_namespaced_pod_log(
+                name=name, namespace=namespace, container=container, tail_lines=lines
+            )
+        except ApiException as error:
+            if error.status in (HTTP_NOT_FOUND, 400):  # pod gone, or container never started
+                return []
+            raise _translate(error, action=f"get pods/log in namespace {namespace!r}") from error
+        return text.splitlines()
+
+    def is_allowed(self, *, service_account: str, namespace: str, verb: str, resource: str, subresource: str = "") -> bool:
+        """Return whether ``service_account`` of ``namespace`` may ``verb`` ``resource`` there."""
+        review = client.V1LocalSubjectAccessReview(
+            metadata=client.V1ObjectMeta(namespace=namespace),
+            spec=client.V1SubjectAccessReviewSpec(
+                user=f"system:serviceaccount:{namespace}:{service_account}",
+                groups=["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"],
+                resource_attributes=client.V1ResourceAttributes(
+                    namespace=namespace, verb=verb, resource=resource, subresource=subresource or None
+                ),
+            ),
+        )
+        try:
+            result = self.authorization_v1.create_namespaced_local_subject_access_review(namespace, review)
+        except ApiException as error:
+            raise _translate(error, action=f"create localsubjectaccessreviews in namespace {namespace!r}") from error
+        return bool(result.status.allowed)
+
+
+def _translate(error: ApiException, *, action: str) -> Exception:
+    if error.status == HTTP_FORBIDDEN:
+        return KubernetesPermissionDenied(action=action, detail=_api_message(error))
+    return error
+
+
+def _api_message(error: ApiException) -> str:
+    try:
+        return json.loads(error.body or "{}").get("message") or str(error.reason)
+    except ValueError:
+        return str(error.reason)
