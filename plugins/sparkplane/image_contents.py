@@ -1,0 +1,272 @@
+"""What a Spark image contains, read from its labels without running anything in a cluster.
+
+``image/build`` records, at build time and from inside the image, its Python, Spark and Java
+versions, every installed distribution and the lock's sha256, and copies that document into
+the image label ``dev.sparkplane.image.contents``. This module reads it back for an image
+reference: from the registry's HTTP API (manifest, then config blob), which is what a
+Kubernetes deployment has, or from the local Docker engine. The comparison helpers are pure
+and answer the operator's preflight questions: same Python minor as the driver? is package X
+(at version Y) in the image?
+
+Usage: python -m sparkplane.image_contents IMAGE [--require NAME[==VERSION]]... [--source S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+#: The label holding the whole contents document (image/build writes it).
+CONTENTS_LABEL = "dev.sparkplane.image.contents"
+#: The layout this module understands (image/record_contents.py writes it).
+SCHEMA = "sparkplane.image-contents/v1"
+#: Manifest media types asked from the registry, single-platform ones first.
+MANIFEST_MEDIA_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.index.v1+json",
+)
+#: Seconds to wait for one registry response; a local registry answers in milliseconds.
+REGISTRY_TIMEOUT_SECONDS = 10.0
+
+Source = Literal["auto", "registry", "docker"]
+
+
+class ImageContentsError(Exception):
+    """The contents of an image could not be read; the message says where and what to do."""
+
+
+@dataclass(frozen=True)
+class ImageReference:
+    """An image reference split into registry host, repository and tag or digest.
+
+    :param registry: ``host[:port]``, or None for a name without a registry part.
+    :param repository: path inside the registry, e.g. ``sparkplane/spark``.
+    :param reference: a tag or a ``sha256:...`` digest.
+    """
+
+    registry: str | None
+    repository: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class ImageContents:
+    """Versions recorded in a Spark image at build time.
+
+    :param python_version: e.g. ``3.11.2``.
+    :param spark_version: the pyspark distribution's version.
+    :param java_version: the Java runtime's version.
+    :param lock_sha256: sha256 of the lock the image's environment was installed from.
+    :param distributions: normalized distribution name -> version, for every one installed.
+    """
+
+    python_version: str
+    spark_version: str
+    java_version: str
+    lock_sha256: str
+    distributions: Mapping[str, str]
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, object]) -> ImageContents:
+        """Build from the JSON document recorded in the image; reject other layouts."""
+        if document.get("schema") != SCHEMA:
+            raise ImageContentsError(
+                f"the contents document has schema {document.get('schema')!r}, expected {SCHEMA!r}; "
+                "rebuild the image with image/build or upgrade sparkplane."
+            )
+        distributions = document.get("distributions")
+        if not isinstance(distributions, dict):
+            raise ImageContentsError("the contents document has no 'distributions' mapping; rebuild the image.")
+        return cls(
+            python_version=str(document["python_version"]),
+            spark_version=str(document["spark_version"]),
+            java_version=str(document["java_version"]),
+            lock_sha256=str(document["lock_sha256"]),
+            distributions={normalize_name(k): str(v) for k, v in distributions.items()},
+        )
+
+
+def normalize_name(name: str) -> str:
+    """Return a distribution name in PEP 503 normal form (``Great_Expectations`` -> ``great-expectations``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def parse_image_reference(ref: str) -> ImageReference:
+    """Split ``[registry/]repository[:tag|@digest]`` the way Docker does.
+
+    The first path component is a registry when it has a dot or a port, or is ``localhost``.
+
+    :param ref: the image reference.
+    """
+    name, _, digest = ref.partition("@")
+    tag = "latest"
+    last_slash = name.rfind("/")
+    if ":" in name[last_slash + 1 :]:
+        name, _, tag = name.rpartition(":")
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        registry, repository = first, rest
+    else:
+        registry, repository = None, name
+    if not repository:
+        raise ImageContentsError(f"{ref!r} is not an image reference; expected e.g. 127.0.0.1:5000/sparkplane/spark:TAG.")
+    return ImageReference(registry, repository, digest or tag)
+
+
+def python_parity_problem(contents: ImageContents, driver_python_version: str) -> str | None:
+    """Return why the image's Python cannot serve a driver on ``driver_python_version``, or None.
+
+    PySpark refuses to run when driver and workers differ in the minor version.
+
+    :param contents: what the image holds.
+    :param driver_python_version: the driver's ``X.Y[.Z]``.
+    """
+    image_minor = contents.python_version.split(".")[:2]
+    driver_minor = driver_python_version.split(".")[:2]
+    if image_minor == driver_minor:
+        return None
+    return (
+        f"the image runs Python {contents.python_version}, the driver Python {driver_python_version}: "
+        f"PySpark needs the same minor version on both. Build the image and the driver environment from one lock."
+    )
+
+
+def package_problem(contents: ImageContents, name: str, version: str | None = None) -> str | None:
+    """Return why the image lacks package ``name`` (at ``version`` when given), or None.
+
+    :param contents: what the image holds.
+    :param name: a distribution name, any spelling.
+    :param version: the exact version the driver has, or None for any version.
+    """
+    installed = contents.distributions.get(normalize_name(name))
+    if installed is None:
+        return (
+            f"package {name} is not in the image; executors would fail with ModuleNotFoundError. "
+            "Add it to the [jobs] extra in pyproject.toml, run scripts/lock and image/build."
+        )
+    if version is not None and installed != version:
+        return (
+            f"the image has {name} {installed}, the driver {version}. "
+            "Rebuild the image from the current lock with image/build."
+        )
+    return None
+
+
+def parse_requirement(text: str) -> tuple[str, str | None]:
+    """Split ``name==version`` (or a bare ``name``) into its parts."""
+    name, _, version = text.partition("==")
+    return name.strip(), (version.strip() or None)
+
+
+def _registry_get(url: str, accept: Sequence[str]) -> tuple[dict[str, object], str]:
+    """GET a JSON document from a registry; return it and its media type."""
+    request = urllib.request.Request(url, headers={"Accept": ", ".join(accept)})
+    try:
+        with urllib.request.urlopen(request, timeout=REGISTRY_TIMEOUT_SECONDS) as response:
+            return json.load(response), response.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as e:
+        raise ImageContentsError(
+            f"the registry answered {e.code} for {url}; check the image name and tag, and that it was pushed (image/build)."
+        ) from e
+    except (urllib.error.URLError, OSError) as e:
+        raise ImageContentsError(f"no registry answers at {url}: {e}. Start the registry or check its address.") from e
+
+
+def read_labels_from_registry(ref: ImageReference) -> dict[str, str]:
+    """Return the labels of an image from its registry: manifest, then config blob.
+
+    Loopback registries are spoken to over plain HTTP (as Docker and containerd do).
+
+    :param ref: an image reference that names a registry.
+    """
+    host = (ref.registry or "").rsplit(":", 1)[0]
+    scheme = "http" if host in ("127.0.0.1", "localhost", "[::1]") else "https"
+    base = f"{scheme}://{ref.registry}/v2/{ref.repository}"
+    manifest, media_type = _registry_get(f"{base}/manifests/{ref.reference}", MANIFEST_MEDIA_TYPES)
+    if "manifests" in manifest:  # an index of platforms: follow linux/amd64, the nodes' platform
+        chosen = next(
+            (m for m in manifest["manifests"] if m.get("platform", {}).get("architecture") == "amd64"), None  # type: ignore[union-attr]
+        )
+        if chosen is None:
+            raise ImageContentsError(f"{base}:{ref.reference} has no linux/amd64 image; build one with image/build.")
+        manifest, media_type = _registry_get(f"{base}/manifests/{chosen['digest']}", MANIFEST_MEDIA_TYPES[:2])
+    config_digest = manifest.get("config", {}).get("digest")  # type: ignore[union-attr]
+    if not config_digest:
+        raise ImageContentsError(f"the manifest of {base}:{ref.reference} ({media_type}) has no config blob.")
+    config, _ = _registry_get(f"{base}/blobs/{config_digest}", ("application/json", "*/*"))
+    return dict(config.get("config", {}).get("Labels") or {})  # type: ignore[union-attr]
+
+
+def read_labels_from_docker(image: str) -> dict[str, str]:
+    """Return the labels of an image in the local Docker engine.
+
+    :param image: any reference the engine knows.
+    """
+    try:
+        result = subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", image],
+            capture_output=True, text=True, check=True,
+        )
+    except FileNotFoundError as e:
+        raise ImageContentsError("the docker command is not installed; read the image from its registry instead.") from e
+    except subprocess.CalledProcessError as e:
+        raise ImageContentsError(f"docker cannot inspect {image}: {e.stderr.strip()}. Build or pull it first.") from e
+    return json.loads(result.stdout) or {}
+
+
+def read_image_contents(image: str, *, source: Source = "auto") -> ImageContents:
+    """Return what ``image`` contains, from its labels.
+
+    :param image: the image reference.
+    :param source: ``registry``, ``docker``, or ``auto`` (the registry when the reference names one).
+    """
+    ref = parse_image_reference(image)
+    use_registry = source == "registry" or (source == "auto" and ref.registry is not None)
+    if use_registry and ref.registry is None:
+        raise ImageContentsError(f"{image} names no registry; give registry/repository:tag or use the docker source.")
+    labels = read_labels_from_registry(ref) if use_registry else read_labels_from_docker(image)
+    raw = labels.get(CONTENTS_LABEL)
+    if raw is None:
+        raise ImageContentsError(f"{image} has no {CONTENTS_LABEL} label; it was not built by image/build. Rebuild it.")
+    return ImageContents.from_document(json.loads(raw))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sparkplane.image_contents", description=__doc__.splitlines()[0])
+    parser.add_argument("image", help="image reference, e.g. 127.0.0.1:5000/sparkplane/spark:TAG")
+    parser.add_argument("--source", choices=("auto", "registry", "docker"), default="auto")
+    parser.add_argument("--driver-python", default=platform.python_version(), help="default: this interpreter's")
+    parser.add_argument("--require", action="append", default=[], metavar="NAME[==VERSION]",
+                        help="a package the image must have; repeat for more")
+    parser.add_argument("--json", action="store_true", help="print the recorded contents as JSON")
+    args = parser.parse_args(argv)
+    try:
+        contents = read_image_contents(args.image, source=args.source)
+    except ImageContentsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({**contents.__dict__, "distributions": dict(contents.distributions)}, indent=2))
+    else:
+        print(f"Python {contents.python_version}, Spark {contents.spark_version}, Java {contents.java_version}, "
+              f"{len(contents.distributions)} distributions, lock sha256 {contents.lock_sha256[:12]}")
+    problems = [python_parity_problem(contents, args.driver_python)]
+    problems += [package_problem(contents, *parse_requirement(r)) for r in args.require]
+    for problem in filter(None, problems):
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if any(problems) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""The Spark image, built for real: contents, a PySpark job inside it, the entrypoint, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from conftest import DOCKER, PROJECT_ROOT, copy_build_context, docker_run, run_build
+from sparkplane.image_contents import normalize_name, read_image_contents
+
+SMOKE_JOB = PROJECT_ROOT / "tests" / "data" / "k8s_smoke_job.py"
+
+
+def test_image_is_tagged_by_content_and_an_unchanged_rebuild_is_a_cache_hit(built_image):
+    again = run_build("--no-push", "--json")
+
+    assert again.returncode == 0, again.stderr[-2000:]
+    record = json.loads(again.stdout)
+    assert record["tag"] == built_image["tag"]
+    assert record["image_id"] == built_image["image_id"]
+    assert record["cache_hit"] is True
+
+
+def test_changing_a_job_changes_the_tag(tmp_path):
+    context = copy_build_context(tmp_path)
+    before = json.loads(run_build("--print-tag", context=context).stdout)["tag"]
+    (context / "jobs" / "generate_orders.py").write_text("# edited\n", encoding="utf-8")
+
+    assert json.loads(run_build("--print-tag", context=context).stdout)["tag"] != before
+
+
+def test_recorded_contents_equal_what_pip_reports_inside_the_image(built_image):
+    image = built_image["image"]
+    pip_list = json.loads(docker_run(image, "python", "-m", "pip", "list", "--format", "json").stdout)
+    python = docker_run(image, "python", "-c", "import platform; print(platform.python_version())").stdout.strip()
+    java = docker_run(image, "java", "-version").stderr
+
+    contents = read_image_contents(image, source="docker")
+    assert dict(contents.distributions) == {normalize_name(p["name"]): p["version"] for p in pip_list}
+    assert contents.python_version == python
+    assert f'version "{contents.java_version}' in java
+    assert contents.spark_version == "4.1.4"
+
+
+def test_image_holds_exactly_the_lock_at_the_lock_versions(built_image):
+    lock = (PROJECT_ROOT / "image" / "requirements.lock").read_text()
+    pinned = dict(re.findall(r"^([a-z0-9][a-z0-9._-]*)==([^ \\]+)", lock, re.MULTILINE))
+    installed = dict(built_image["contents"]["distributions"])
+
+    # pip and setuptools come with every virtual environment; everything else is the lock.
+    assert {k: v for k, v in installed.items() if k not in ("pip", "setuptools")} == pinned
+
+
+def test_pyspark_job_runs_inside_the_image_in_local_mode(built_image):
+    result = docker_run(
+        built_image["image"], "spark-submit", "--master", "local[2]", "--conf", "spark.log.level=WARN",
+        "/data/k8s_smoke_job.py", volumes={SMOKE_JOB.parent: "/data"},
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    (line,) = [l for l in result.stdout.splitlines() if l.startswith("SMOKE-RESULT ")]
+    report = json.loads(line.removeprefix("SMOKE-RESULT "))
+    assert report["total"] == 500500
+    assert {t["pandas"] for t in report["tasks"]} == {"2.3.3"}
+
+
+def test_job_code_is_importable_in_the_image(built_image):
+    result = docker_run(built_image["image"], "python", "-c", "import jobs.generate_orders, jobs.revenue_by_region")
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_image_runs_as_uid_185_and_keeps_no_certificate_secret(built_image):
+    image = built_image["image"]
+    assert docker_run(image, "id", "-u").stdout.strip() == "185"
+    assert docker_run(image, "test", "-e", "/run/secrets/pip-ca").returncode == 1
+    history = subprocess.run([DOCKER, "history", "--no-trunc", image], capture_output=True, text=True).stdout
+    assert "BEGIN CERTIFICATE" not in history
+
+
+def test_executor_role_without_spark_environment_names_the_missing_variable(built_image):
+    result = docker_run(built_image["image"], "executor")
+
+    assert result.returncode == 64
+    assert "SPARK_DRIVER_URL is not set; Spark's Kubernetes backend sets it for 'executor' pods." in result.stderr
+
+
+def test_no_command_explains_the_roles(built_image):
+    result = docker_run(built_image["image"])
+
+    assert result.returncode == 64
+    assert "Expected 'driver ...' or 'executor'" in result.stderr
+
+
+def drop_lock_entry(lock: Path, name: str) -> None:
+    """Remove one package (its pin, hashes and comments) from a requirements lock."""
+    lines, skipping = [], False
+    for line in lock.read_text().splitlines(keepends=True):
+        if re.match(r"^[a-z0-9]", line):
+            skipping = line.startswith(f"{name}==")
+        if not skipping:
+            lines.append(line)
+    lock.write_text("".join(lines))
+
+
+def test_build_fails_clearly_when_the_lock_lacks_a_dependency(tmp_path):
+    context = copy_build_context(tmp_path)
+    drop_lock_entry(context / "image" / "requirements.lock", "tzdata")
+
+    result = run_build("--no-push", context=context)
+
+    assert result.returncode == 1
+    assert "image/requirements.lock is incomplete" in result.stderr
+    assert "pandas 2.3.3 requires tzdata, which is not installed." in result.stderr
+    assert "run scripts/lock" in result.stderr
+
+
+def test_build_fails_clearly_when_a_job_imports_a_package_the_lock_lacks(tmp_path):
+    context = copy_build_context(tmp_path)
+    (context / "jobs" / "score_leads.py").write_text("from __future__ import annotations\n\nimport requests_oauthlib\n")
+
+    result = run_build("--no-push", context=context)
+
+    assert result.returncode == 1
+    assert "jobs/score_leads.py:3 imports 'requests_oauthlib', which is not installed in the image." in result.stderr
+    assert "[jobs] extra in pyproject.toml" in result.stderr
