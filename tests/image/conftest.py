@@ -3,38 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-BUILD = PROJECT_ROOT / "image" / "build"
-DOCKER = "/usr/bin/docker"
-#: A cold build on two cores takes about two minutes; a cached one seconds.
-BUILD_TIMEOUT_SECONDS = 20 * 60
-
-
-def run_build(*args: str, context: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
-    """Run image/build with ``args`` on ``context``; return the finished process."""
-    return subprocess.run(
-        [str(BUILD), "--context", str(context), *args],
-        capture_output=True, text=True, timeout=BUILD_TIMEOUT_SECONDS,
-    )
-
-
-def docker_run(image: str, *command: str, volumes: dict[Path, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``command`` in a throwaway container of ``image``."""
-    mounts = [arg for host, target in (volumes or {}).items() for arg in ("-v", f"{host}:{target}:ro")]
-    return subprocess.run([DOCKER, "run", "--rm", *mounts, image, *command], capture_output=True, text=True, timeout=600)
-
-
-def copy_build_context(target: Path) -> Path:
-    """Copy what the image is built from into ``target`` (laid out like the repository)."""
-    shutil.copytree(PROJECT_ROOT / "image", target / "image", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(PROJECT_ROOT / "jobs", target / "jobs", ignore=shutil.ignore_patterns("__pycache__"))
-    return target
+from image_helpers import DOCKER, copy_build_context, run_build
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from conftest import DOCKER, PROJECT_ROOT, copy_build_context, docker_run, run_build
+from image_helpers import DOCKER, PROJECT_ROOT, copy_build_context, docker_run, run_build
 from sparkplane.image_contents import normalize_name, read_image_contents
 
 SMOKE_JOB = PROJECT_ROOT / "tests" / "data" / "k8s_smoke_job.py"

@@ -1,0 +1,174 @@
+"""The cluster bootstrap on the real cluster: idempotent apply, what each identity may do, and
+Pod Security "restricted" in namespace spark."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from cluster_waits import wait_for
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+from sparkplane.bootstrap import DEFAULT_MANIFEST_DIR, apply_manifests, dynamic_client, load_manifests
+
+pytestmark = pytest.mark.cluster
+
+SPARK_SA = ("spark", "spark-sa")
+EXECUTOR_SA = ("spark", "spark-executor")
+AIRFLOW_SA = ("sparkplane-system", "sparkplane-airflow")
+
+
+@pytest.fixture(scope="module")
+def bootstrapped(local_cluster):
+    """Apply the bootstrap (it may exist from an earlier session); return the cluster."""
+    list(apply_manifests(dynamic_client(local_cluster.admin_kubeconfig), load_manifests(DEFAULT_MANIFEST_DIR)))
+    return local_cluster
+
+
+def can(authz: client.AuthorizationV1Api, account: tuple[str, str], verb: str, resource: str, *,
+        namespace: str | None = None, group: str = "", subresource: str | None = None) -> bool:
+    """Ask the API server whether the ServiceAccount ``(namespace, name)`` may do ``verb`` on ``resource``."""
+    ns, name = account
+    review = client.V1SubjectAccessReview(
+        spec=client.V1SubjectAccessReviewSpec(
+            user=f"system:serviceaccount:{ns}:{name}",
+            groups=["system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"],
+            resource_attributes=client.V1ResourceAttributes(
+                namespace=namespace, verb=verb, resource=resource, group=group, subresource=subresource
+            ),
+        )
+    )
+    return authz.create_subject_access_review(review).status.allowed
+
+
+def test_second_apply_reports_every_object_unchanged_and_a_deleted_or_edited_one_is_restored(bootstrapped):
+    admin = bootstrapped.api_client()
+    dyn = dynamic_client(bootstrapped.admin_kubeconfig)
+    manifests = load_manifests(DEFAULT_MANIFEST_DIR)
+    assert {r.outcome for r in apply_manifests(dyn, manifests)} == {"unchanged"}
+
+    rbac = client.RbacAuthorizationV1Api(admin)
+    rbac.delete_cluster_role_binding("sparkplane-airflow-node-reader")
+    # Another manager narrows the driver's role: the bootstrap owns those rules and restores them.
+    rbac.patch_namespaced_role("spark-driver", "spark", {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]})
+
+    outcomes = {r.format().rsplit(" ", 1)[0]: r.outcome for r in apply_manifests(dyn, manifests)}
+    assert outcomes.pop("clusterrolebinding/sparkplane-airflow-node-reader") == "created"
+    assert outcomes.pop("role/spark-driver -n spark") == "changed"
+    assert set(outcomes.values()) == {"unchanged"} and len(outcomes) == len(manifests) - 2
+    restored = rbac.read_namespaced_role("spark-driver", "spark")
+    assert {r for rule in restored.rules for r in rule.resources} == {"pods", "services", "configmaps"}
+
+
+@pytest.mark.parametrize(
+    ("verb", "resource"),
+    [("create", "pods"), ("watch", "pods"), ("list", "pods"), ("patch", "pods"), ("delete", "pods"),
+     ("deletecollection", "pods"), ("create", "services"), ("patch", "services"), ("delete", "services"),
+     ("create", "configmaps"), ("patch", "configmaps"), ("deletecollection", "configmaps")],
+)
+def test_spark_sa_may_do_what_the_driver_needs_in_namespace_spark(bootstrapped, verb, resource):
+    authz = client.AuthorizationV1Api(bootstrapped.api_client())
+
+    assert can(authz, SPARK_SA, verb, resource, namespace="spark")
+
+
+@pytest.mark.parametrize(
+    ("verb", "resource", "namespace", "group"),
+    [("get", "secrets", "spark", ""), ("list", "secrets", "spark", ""), ("list", "nodes", None, ""),
+     ("get", "nodes", None, ""), ("create", "pods", "default", ""), ("create", "pods", "sparkplane-system", ""),
+     ("create", "persistentvolumeclaims", "spark", ""), ("create", "roles", "spark", "rbac.authorization.k8s.io"),
+     ("create", "daemonsets", "spark", "apps")],
+)
+def test_spark_sa_is_denied_secrets_nodes_and_other_namespaces(bootstrapped, verb, resource, namespace, group):
+    authz = client.AuthorizationV1Api(bootstrapped.api_client())
+
+    assert not can(authz, SPARK_SA, verb, resource, namespace=namespace, group=group)
+
+
+def test_spark_sa_token_really_works_and_is_really_refused_secrets(bootstrapped):
+    as_spark = client.CoreV1Api(bootstrapped.api_client(bootstrapped.serviceaccount_kubeconfig(*SPARK_SA)))
+
+    as_spark.list_namespaced_pod("spark")
+    with pytest.raises(ApiException) as denied:
+        as_spark.list_namespaced_secret("spark")
+    assert denied.value.status == 403
+    assert "system:serviceaccount:spark:spark-sa" in denied.value.body
+
+
+def test_executor_account_may_do_nothing_and_mounts_no_token(bootstrapped):
+    admin = bootstrapped.api_client()
+    authz = client.AuthorizationV1Api(admin)
+
+    assert not can(authz, EXECUTOR_SA, "get", "pods", namespace="spark")
+    assert not can(authz, EXECUTOR_SA, "list", "configmaps", namespace="spark")
+    account = client.CoreV1Api(admin).read_namespaced_service_account("spark-executor", "spark")
+    assert account.automount_service_account_token is False
+
+
+@pytest.mark.parametrize(
+    ("verb", "resource", "namespace", "group", "subresource"),
+    [("create", "pods", "spark", "", None), ("get", "pods", "spark", "", None), ("watch", "pods", "spark", "", None),
+     ("delete", "pods", "spark", "", None), ("get", "pods", "spark", "", "log"), ("list", "events", "spark", "", None),
+     ("create", "localsubjectaccessreviews", "spark", "authorization.k8s.io", None),
+     ("create", "daemonsets", "sparkplane-system", "apps", None), ("patch", "daemonsets", "sparkplane-system", "apps", None),
+     ("delete", "daemonsets", "sparkplane-system", "apps", None), ("list", "pods", "sparkplane-system", "", None),
+     ("list", "nodes", None, "", None), ("watch", "nodes", None, "", None)],
+)
+def test_airflow_identity_may_do_what_the_platform_does(bootstrapped, verb, resource, namespace, group, subresource):
+    authz = client.AuthorizationV1Api(bootstrapped.api_client())
+
+    assert can(authz, AIRFLOW_SA, verb, resource, namespace=namespace, group=group, subresource=subresource)
+
+
+@pytest.mark.parametrize(
+    ("verb", "resource", "namespace", "group", "subresource"),
+    [("get", "secrets", "spark", "", None), ("get", "secrets", "sparkplane-system", "", None),
+     ("create", "token", "spark", "", None), ("create", "serviceaccounts", "spark", "", "token"),
+     ("create", "pods", "sparkplane-system", "", None), ("create", "pods", "default", "", None),
+     ("create", "pods", "spark", "", "exec"), ("create", "services", "spark", "", None),
+     ("create", "daemonsets", "spark", "apps", None), ("patch", "nodes", None, "", None),
+     ("delete", "nodes", None, "", None), ("create", "rolebindings", "spark", "rbac.authorization.k8s.io", None)],
+)
+def test_airflow_identity_may_do_nothing_more(bootstrapped, verb, resource, namespace, group, subresource):
+    authz = client.AuthorizationV1Api(bootstrapped.api_client())
+
+    assert not can(authz, AIRFLOW_SA, verb, resource, namespace=namespace, group=group, subresource=subresource)
+
+
+def pod_from_template(name: str) -> dict:
+    """A pod with the driver template's security settings, parked on no node."""
+    template = yaml.safe_load((DEFAULT_MANIFEST_DIR / "pod-templates" / "driver.yaml").read_text())
+    template["metadata"] = {"name": name}
+    template["spec"]["nodeSelector"] = {"sparkplane.dev/node-type": "none"}
+    template["spec"]["containers"][0]["image"] = "127.0.0.1:5000/none:0"
+    return template
+
+
+def test_pod_violating_restricted_is_rejected_in_namespace_spark(bootstrapped):
+    core = client.CoreV1Api(bootstrapped.api_client())
+    bare = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare"},
+            "spec": {"containers": [{"name": "c", "image": "127.0.0.1:5000/none:0"}]}}
+
+    with pytest.raises(ApiException) as rejected:
+        core.create_namespaced_pod("spark", bare, dry_run="All")
+    assert rejected.value.status == 403
+    message = json.loads(rejected.value.body)["message"]
+    assert 'violates PodSecurity "restricted:latest"' in message
+    for required in ("allowPrivilegeEscalation != false", "unrestricted capabilities", "runAsNonRoot != true", "seccompProfile"):
+        assert required in message
+
+
+def test_pod_with_the_template_security_settings_is_admitted_in_namespace_spark(bootstrapped):
+    core = client.CoreV1Api(bootstrapped.api_client())
+
+    created = core.create_namespaced_pod("spark", pod_from_template("templated"), dry_run="All")
+    assert created.metadata.name == "templated"
+
+
+def test_namespaces_enforce_restricted_from_their_labels(bootstrapped):
+    core = client.CoreV1Api(bootstrapped.api_client())
+
+    for name in ("spark", "sparkplane-system"):
+        labels = wait_for(lambda: core.read_namespace(name).metadata.labels, bool, timeout_seconds=5, what=f"namespace {name}")
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"

@@ -1,0 +1,154 @@
+"""The Spark image on the real cluster: pushed to the local registry, read back from it, pulled
+by the real node, and running a PySpark job as driver and executor pods via spark-submit."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import uuid
+from importlib.util import find_spec
+from pathlib import Path
+
+import pytest
+import yaml
+from cluster_waits import wait_for_pod_finished
+from kubernetes import client
+from sparkplane.bootstrap import DEFAULT_MANIFEST_DIR, apply_manifests, dynamic_client, load_manifests
+from sparkplane.image_contents import python_parity_problem, read_image_contents
+from sparkplane.k8s_conf import NAMESPACE, bootstrap_spark_conf
+
+pytestmark = pytest.mark.cluster
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SMOKE_JOB = PROJECT_ROOT / "tests" / "data" / "k8s_smoke_job.py"
+#: A cold image build and push take minutes; the job itself about a minute.
+BUILD_TIMEOUT_SECONDS = 20 * 60
+SUBMIT_TIMEOUT_SECONDS = 10 * 60
+
+
+@pytest.fixture(scope="module")
+def pushed_image(local_cluster) -> dict:
+    """Build the image (cached when unchanged), push it to the cluster's registry; return the record."""
+    list(apply_manifests(dynamic_client(local_cluster.admin_kubeconfig), load_manifests(DEFAULT_MANIFEST_DIR)))
+    result = subprocess.run(
+        [str(PROJECT_ROOT / "image" / "build"), "--registry", local_cluster.registry, "--json"],
+        capture_output=True, text=True, timeout=BUILD_TIMEOUT_SECONDS,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+def restricted_pod(name: str, image: str, command: list[str], node_selector: dict[str, str]) -> dict:
+    """A pod with the driver template's security settings running ``command``."""
+    pod = yaml.safe_load((DEFAULT_MANIFEST_DIR / "pod-templates" / "driver.yaml").read_text())
+    pod["metadata"] = {"name": name}
+    pod["spec"].update(restartPolicy="Never", nodeSelector=node_selector, automountServiceAccountToken=False)
+    pod["spec"]["containers"][0].update(name="main", image=image, imagePullPolicy="Always", command=command)
+    return pod
+
+
+def test_contents_read_from_the_registry_match_the_image_and_the_driver_python(pushed_image):
+    from_registry = read_image_contents(pushed_image["pinned"])
+    from_docker = read_image_contents(pushed_image["image"], source="docker")
+
+    assert from_registry == from_docker
+    assert python_parity_problem(from_registry, platform.python_version()) is None
+
+
+def test_real_node_pulls_the_pushed_image_from_the_local_registry(local_cluster, pushed_image):
+    core = client.CoreV1Api(local_cluster.api_client())
+    name = f"pull-{uuid.uuid4().hex[:8]}"
+    command = ["python", "-c", "import pyspark, pandas; print('image-ok', pyspark.__version__, pandas.__version__)"]
+    core.create_namespaced_pod(NAMESPACE, restricted_pod(name, pushed_image["pinned"], command, local_cluster.real_node_selector))
+    try:
+        assert wait_for_pod_finished(core, NAMESPACE, name, timeout_seconds=300) == "Succeeded"
+        pod = core.read_namespaced_pod(name, NAMESPACE)
+        assert pod.spec.node_name == local_cluster.real_node
+        assert pod.status.container_statuses[0].image_id.endswith(pushed_image["digest"])
+        assert pod_log(core, name).strip() == "image-ok 4.1.4 2.3.3"
+    finally:
+        core.delete_namespaced_pod(name, NAMESPACE, grace_period_seconds=0)
+
+
+def pod_log(core: client.CoreV1Api, name: str) -> str:
+    """Return a pod's log as text (the client's preloaded log is the repr of bytes)."""
+    return core.read_namespaced_pod_log(name, NAMESPACE, _preload_content=False).data.decode()
+
+
+def driver_template_running(job_configmap: str, target: Path) -> Path:
+    """Write the bootstrap's driver template plus a volume with the job file; return its path.
+
+    Spark in cluster mode runs an application file that is in the image or reachable by URL;
+    the test's job is neither, so the driver pod mounts it from a configmap.
+    """
+    template = yaml.safe_load((DEFAULT_MANIFEST_DIR / "pod-templates" / "driver.yaml").read_text())
+    template["spec"]["volumes"] = [{"name": "job", "configMap": {"name": job_configmap}}]
+    template["spec"]["containers"][0]["volumeMounts"] = [{"name": "job", "mountPath": "/opt/spark/smoke"}]
+    target.write_text(yaml.safe_dump(template))
+    return target
+
+
+def spark_submit_env(kubeconfig: Path) -> dict[str, str]:
+    """The environment of spark-submit from the project's environment, acting as ``kubeconfig``."""
+    spark_home = Path(find_spec("pyspark").origin).parent  # type: ignore[union-attr]
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, "KUBECONFIG": str(kubeconfig), "SPARK_HOME": str(spark_home),
+            "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+
+def test_spark_submit_in_cluster_mode_runs_driver_and_executors_on_the_real_node(local_cluster, pushed_image, tmp_path):
+    admin = local_cluster.api_client()
+    core = client.CoreV1Api(admin)
+    app = f"smoke-{uuid.uuid4().hex[:8]}"
+    core.create_namespaced_config_map(NAMESPACE, client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name=app), data={"k8s_smoke_job.py": SMOKE_JOB.read_text()}))
+    conf = bootstrap_spark_conf(pushed_image["pinned"]) | {
+        "spark.kubernetes.driver.podTemplateFile": str(driver_template_running(app, tmp_path / "driver.yaml")),
+        "spark.kubernetes.node.selector.sparkplane.dev/node-type": "real",
+        "spark.executor.instances": "2",
+        # The real node has two cores: requests of half a core let driver and executors fit.
+        "spark.kubernetes.driver.request.cores": "0.5",
+        "spark.kubernetes.executor.request.cores": "0.5",
+        "spark.driver.memory": "512m",
+        "spark.executor.memory": "512m",
+        # Keep executor pods after the job so the test can inspect them; deleted below.
+        "spark.kubernetes.executor.deleteOnTermination": "false",
+        "spark.kubernetes.submission.waitAppCompletion": "true",
+    }
+    argv = [str(Path(sys.executable).parent / "spark-submit"), "--master", f"k8s://{local_cluster.settings.apiserver_url}",
+            "--deploy-mode", "cluster", "--name", app]
+    argv += [arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}")]
+    argv.append("local:///opt/spark/smoke/k8s_smoke_job.py")
+    kubeconfig = local_cluster.serviceaccount_kubeconfig("spark", "spark-sa")
+    try:
+        submitted = subprocess.run(argv, env=spark_submit_env(kubeconfig), capture_output=True, text=True,
+                                   timeout=SUBMIT_TIMEOUT_SECONDS)
+        assert submitted.returncode == 0, submitted.stderr[-4000:]
+        (driver,) = core.list_namespaced_pod(NAMESPACE, label_selector=f"spark-app-name={app},spark-role=driver").items
+        app_id = driver.metadata.labels["spark-app-selector"]
+        executors = core.list_namespaced_pod(NAMESPACE, label_selector=f"spark-app-selector={app_id},spark-role=executor").items
+        assert driver.status.phase == "Succeeded", submitted.stderr[-4000:]
+        assert driver.spec.service_account_name == "spark-sa"
+        assert {p.spec.node_name for p in [driver, *executors]} == {local_cluster.real_node}
+        assert len(executors) == 2
+        for executor in executors:
+            assert executor.spec.service_account_name == "spark-executor"
+            assert executor.spec.automount_service_account_token is False
+            assert not any(v.projected for v in executor.spec.volumes or []), "executors must get no API token"
+
+        log = pod_log(core, driver.metadata.name)
+        (line,) = [l for l in log.splitlines() if l.startswith("SMOKE-RESULT ")]
+        report = json.loads(line.removeprefix("SMOKE-RESULT "))
+        assert report["total"] == 500500
+        assert {t["host"] for t in report["tasks"]} <= {p.metadata.name for p in executors}
+        assert {t["python"] for t in report["tasks"]} == {pushed_image["contents"]["python_version"]}
+        assert "forbidden" not in log.lower(), "the driver hit an RBAC denial"
+    finally:
+        # Executors carry the application id, not the name; the driver owns them and the configmaps.
+        for pod in core.list_namespaced_pod(NAMESPACE, label_selector=f"spark-app-name={app}").items:
+            app_id = pod.metadata.labels["spark-app-selector"]
+            core.delete_collection_namespaced_pod(NAMESPACE, label_selector=f"spark-app-selector={app_id}", grace_period_seconds=0)
+        core.delete_namespaced_config_map(app, NAMESPACE)
