@@ -96,6 +96,18 @@ def test_spark_sa_token_really_works_and_is_really_refused_secrets(bootstrapped)
     assert "system:serviceaccount:spark:spark-sa" in denied.value.body
 
 
+def test_airflow_identity_token_reads_nodes_and_events_but_not_secrets(bootstrapped):
+    api = bootstrapped.api_client(bootstrapped.serviceaccount_kubeconfig(*AIRFLOW_SA))
+    core = client.CoreV1Api(api)
+
+    assert bootstrapped.real_node in {n.metadata.name for n in core.list_node().items}
+    core.list_namespaced_event("spark")
+    with pytest.raises(ApiException) as denied:
+        core.list_namespaced_secret("spark")
+    assert denied.value.status == 403
+    assert "system:serviceaccount:sparkplane-system:sparkplane-airflow" in denied.value.body
+
+
 def test_executor_account_may_do_nothing_and_mounts_no_token(bootstrapped):
     admin = bootstrapped.api_client()
     authz = client.AuthorizationV1Api(admin)
