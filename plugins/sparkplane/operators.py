@@ -20,11 +20,20 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from sparkplane import settings
-from sparkplane.diagnosis import explain_failure
-from sparkplane.exceptions import JobDefinitionError, SparkJobFailed
+from sparkplane.constants import DRIVER_CONTAINER_NAME
+from sparkplane.diagnosis import Diagnosis, explain_failure
+from sparkplane.driver_follower import FollowTimeouts
+from sparkplane.exceptions import JobDefinitionError, PodAlreadyExists, SparkJobFailed
+from sparkplane.hooks import SparkKubernetesHook
 from sparkplane.job_spec import SparkJobSpec
+from sparkplane.manifests import KubernetesTarget, build_driver_pod
 from sparkplane.processes import StreamingProcess
+from sparkplane.run_identity import TaskTry
 from sparkplane.spark_submit import build_local_submit
+from sparkplane.triggers import SparkDriverTrigger
+
+#: Driver log lines read back to explain a failed driver.
+FAILURE_LOG_LINES = 200
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -42,6 +51,13 @@ class SparkJobOperator(BaseOperator):
     :param executor_memory: executor JVM heap, e.g. ``"2g"``.
     :param executor_cores: cores per executor.
     :param executor_instances: number of executors.
+    :param kubernetes_conn_id: the cluster's Airflow connection; None runs the job locally.
+        Defaults to the deployment setting ``SPARKPLANE_KUBERNETES_CONN_ID``.
+    :param namespace: namespace of the driver and executors (default: deployment setting).
+    :param image: the platform's Spark image (default: deployment setting).
+    :param deferrable: release the worker slot while the driver runs (Kubernetes mode).
+    :param timeouts: per-stage limits while following the driver (Kubernetes mode).
+    :param delete_failed_driver: delete a failed driver at once instead of keeping it to inspect.
     """
 
     template_fields: Sequence[str] = ("application", "application_args", "conf", "env", "name")
@@ -60,6 +76,12 @@ class SparkJobOperator(BaseOperator):
         executor_memory: str = "1g",
         executor_cores: int = 1,
         executor_instances: int = 2,
+        kubernetes_conn_id: str | None = settings.KUBERNETES_CONN_ID,
+        namespace: str = settings.SPARK_NAMESPACE,
+        image: str | None = settings.SPARK_IMAGE,
+        deferrable: bool = True,
+        timeouts: FollowTimeouts | None = None,
+        delete_failed_driver: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -72,7 +94,14 @@ class SparkJobOperator(BaseOperator):
         self.executor_memory = executor_memory
         self.executor_cores = executor_cores
         self.executor_instances = executor_instances
+        self.kubernetes_conn_id = kubernetes_conn_id
+        self.namespace = namespace
+        self.image = image
+        self.deferrable = deferrable
+        self.timeouts = timeouts or FollowTimeouts()
+        self.delete_failed_driver = delete_failed_driver
         self._process: StreamingProcess | None = None
+        self._driver: tuple[str, str] | None = None
 
     def build_spec(self) -> SparkJobSpec:
         """Return the validated job specification from the rendered arguments."""
@@ -90,6 +119,8 @@ class SparkJobOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         spec = self.build_spec()
+        if self.kubernetes_conn_id:
+            return self._submit_to_kubernetes(spec, context)
         application_path = spec.application_path(settings.JOBS_ROOT)
         if not application_path.is_file():
             raise JobDefinitionError(
@@ -147,3 +178,119 @@ class SparkJobOperator(BaseOperator):
         if self._process is not None:
             self.log.info("Task killed: stopping the Spark job and everything it started")
             self._process.terminate(settings.TERMINATE_GRACE_SECONDS)
+        if self._driver is not None:
+            name, namespace = self._driver
+            self.log.info("Task killed: deleting driver pod %s/%s (its executors go with it)", namespace, name)
+            self.hook.delete_pod(name, namespace)
+
+    # --- Kubernetes mode ------------------------------------------------------------------
+
+    @cached_property
+    def hook(self) -> SparkKubernetesHook:
+        return SparkKubernetesHook(self.kubernetes_conn_id)
+
+    def _submit_to_kubernetes(self, spec: SparkJobSpec, context: Context) -> dict[str, Any]:
+        if not self.image:
+            raise JobDefinitionError(
+                "No Spark image for Kubernetes mode. Build and push one with image/build, then set the "
+                "operator's image argument or the deployment setting SPARKPLANE_SPARK_IMAGE to what it printed."
+            )
+        task_try = _task_try(context)
+        manifest = build_driver_pod(spec, task_try, KubernetesTarget(namespace=self.namespace, image=self.image))
+        name = manifest["metadata"]["name"]
+        self._driver = (name, self.namespace)
+        try:
+            self.hook.create_pod(manifest)
+            self.log.info("Created driver pod %s/%s running %s", self.namespace, name, spec.application)
+        except PodAlreadyExists:
+            # Same try, same name: an earlier worker of this try submitted it and died.
+            self.log.info("Driver pod %s/%s of this try exists already; following it instead of submitting again",
+                          self.namespace, name)
+        trigger = SparkDriverTrigger(
+            kubernetes_conn_id=self.kubernetes_conn_id,
+            namespace=self.namespace,
+            pod_name=name,
+            timeouts=self.timeouts.to_dict(),
+        )
+        if self.deferrable:
+            self.defer(trigger=trigger, method_name="execute_complete")
+        return self.execute_complete(context, _first_event(trigger))
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Finish the task from the trigger's event: report, clean up, succeed or explain."""
+        name, namespace = event["pod_name"], event["namespace"]
+        self._driver = (name, namespace)
+        status = event["status"]
+        self.log.info("Driver pod %s/%s ended: %s (%s)", namespace, name, status, event.get("message"))
+        result = {
+            "mode": "kubernetes",
+            "namespace": namespace,
+            "driver_pod": name,
+            "final_state": status,
+            "log_lines": event.get("log_lines"),
+        }
+        if status == "success":
+            self.hook.delete_pod(name, namespace)
+            return result
+        diagnosis = self._diagnose(event)
+        self.log.error("Cause: %s", diagnosis.cause)
+        self.log.error("Fix: %s", diagnosis.fix)
+        if self.delete_failed_driver or status in ("timeout", "error"):
+            self.hook.delete_pod(name, namespace)
+        else:
+            self.log.info(
+                "The failed driver pod is kept to inspect:\n  kubectl -n %s describe pod %s\n"
+                "  kubectl -n %s logs %s\n  kubectl -n %s delete pod %s   # also removes its executors",
+                namespace, name, namespace, name, namespace, name,
+            )
+        raise SparkJobFailed(diagnosis.cause, diagnosis.fix)
+
+    def _diagnose(self, event: dict[str, Any]) -> Diagnosis:
+        if event.get("cause"):
+            return Diagnosis(cause=event["cause"], fix=event["fix"])
+        name, namespace = event["pod_name"], event["namespace"]
+        if event["status"] == "timeout":
+            return Diagnosis(
+                cause=f"Driver pod {namespace}/{name}: {event['message']}.",
+                fix="See the waiting reasons logged above; raise that stage's timeout if the wait was expected.",
+            )
+        if event["status"] == "error":
+            return Diagnosis(
+                cause=f"Following driver pod {namespace}/{name} failed: {event['message']}",
+                fix="Check the kubernetes connection and that the pod still exists; clear the task to retry.",
+            )
+        pod = self.hook.read_pod(name, namespace)
+        exit_code = _driver_exit_code(pod) if pod is not None else 1
+        tail = self.hook.read_pod_log_tail(name, namespace, container=DRIVER_CONTAINER_NAME, lines=FAILURE_LOG_LINES)
+        application = self.application.rsplit("/", 1)[-1]
+        return explain_failure(exit_code, tail, application=application)
+
+
+def _task_try(context: Context) -> TaskTry:
+    ti = context["ti"]
+    return TaskTry(
+        dag_id=ti.dag_id,
+        task_id=ti.task_id,
+        run_id=ti.run_id,
+        try_number=ti.try_number,
+        map_index=ti.map_index if ti.map_index is not None else -1,
+    )
+
+
+def _first_event(trigger: SparkDriverTrigger) -> dict[str, Any]:
+    """Run the trigger in this process (non-deferrable mode) and return its event."""
+    import asyncio
+
+    async def first() -> dict[str, Any]:
+        async for event in trigger.run():
+            return event.payload
+        raise RuntimeError("the trigger ended without an event")
+
+    return asyncio.run(first())
+
+
+def _driver_exit_code(pod: Any) -> int:
+    for status in (pod.status.container_statuses or []) if pod.status else []:
+        if status.name == DRIVER_CONTAINER_NAME and status.state and status.state.terminated:
+            return status.state.terminated.exit_code
+    return 1

@@ -24,3 +24,13 @@ LOCAL_MASTER = os.environ.get("SPARKPLANE_LOCAL_MASTER", "local[2]")
 #: Seconds a Spark process gets to exit after SIGTERM before it is killed. Spark's shutdown
 #: hooks (stopping the context, deleting temp dirs) normally finish in one or two seconds.
 TERMINATE_GRACE_SECONDS = float(os.environ.get("SPARKPLANE_TERMINATE_GRACE_SECONDS", "10"))
+
+#: Airflow connection (type kubernetes) of the cluster Spark jobs run on. Unset means the
+#: embedded default: every Spark task runs locally. Tasks may name another connection.
+KUBERNETES_CONN_ID = os.environ.get("SPARKPLANE_KUBERNETES_CONN_ID") or None
+
+#: Namespace of Spark drivers and executors (spark-bootstrap/ creates it with spark-sa).
+SPARK_NAMESPACE = os.environ.get("SPARKPLANE_SPARK_NAMESPACE", "spark")
+
+#: The platform's Spark image, as image/build prints it (registry/name:content-tag).
+SPARK_IMAGE = os.environ.get("SPARKPLANE_SPARK_IMAGE") or None

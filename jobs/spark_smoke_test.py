@@ -1,0 +1,62 @@
+"""Check that Spark works end to end where it runs: executors start, run Python, answer.
+
+The platform runs it to prove a cluster, an image or a new node pool before real jobs do:
+it spreads a small computation over the executors, compares each executor's Python version with
+the driver's (PySpark fails on a mismatch only when the first Python task runs), and prints
+numbered lines so a reader can check that the log arrived whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import socket
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def executor_facts(spark: SparkSession, *, partitions: int) -> list[tuple[str, str, int]]:
+    """Return (host, python version, rows) for each partition, computed on the executors."""
+
+    def describe(rows):
+        yield socket.gethostname(), platform.python_version(), sum(1 for _ in rows)
+
+    return spark.sparkContext.parallelize(range(partitions * 100), partitions).mapPartitions(describe).collect()
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="spark_smoke_test", description=__doc__.splitlines()[0])
+    parser.add_argument("--partitions", type=int, default=4, help="tasks to spread over the executors")
+    parser.add_argument("--lines", type=int, default=10, help="numbered lines to print at the end")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.appName("spark_smoke_test").getOrCreate()
+    try:
+        facts = executor_facts(spark, partitions=args.partitions)
+    finally:
+        spark.stop()
+    driver_python = platform.python_version()
+    for host, python, rows in sorted(facts):
+        print(f"executor {host}: Python {python}, {rows} rows")
+    mismatched = sorted({python for _, python, _ in facts if python.rsplit(".", 1)[0] != driver_python.rsplit(".", 1)[0]})
+    for number in range(1, args.lines + 1):
+        print(f"smoke line {number} of {args.lines}")
+    if mismatched:
+        print(f"Driver runs Python {driver_python} but executors run {mismatched}: rebuild the image "
+              "from the driver's lock (image/build).", file=sys.stderr)
+        return 1
+    print(f"Spark works: {len(facts)} tasks on {len({host for host, _, _ in facts})} executor host(s), "
+          f"Python {driver_python} everywhere")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,96 @@
+"""Follow a Spark driver pod from the triggerer until it ends, streaming its log into the task log.
+
+The trigger watches the one pod (a watch, not a poll loop), resuming from the last
+resourceVersion after the server closes the watch, relisting after ``410 Gone``, and reconnecting
+after dropped connections or an API server restart. The driver's log is followed with kubelet
+timestamps, so reconnecting neither repeats nor drops a line. It yields exactly one event:
+``status`` is ``success``, ``failed``, ``timeout`` or ``error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from sparkplane.constants import DRIVER_CONTAINER_NAME
+from sparkplane.driver_follower import DriverFollower, FollowTimeouts
+
+
+class SparkDriverTrigger(BaseTrigger):
+    """Wait for a Spark driver pod to finish.
+
+    :param kubernetes_conn_id: the Airflow connection of the cluster.
+    :param namespace: the driver pod's namespace.
+    :param pod_name: the driver pod's name.
+    :param timeouts: ``FollowTimeouts`` as a dict (seconds per stage; None means no limit).
+    :param log_position: where an earlier follower stopped passing on log lines, if any.
+    :param progress_interval_seconds: how often to say what a waiting pod waits for.
+    """
+
+    def __init__(
+        self,
+        *,
+        kubernetes_conn_id: str,
+        namespace: str,
+        pod_name: str,
+        timeouts: dict[str, float | None],
+        log_position: dict[str, int] | None = None,
+        progress_interval_seconds: float = 30,
+    ) -> None:
+        super().__init__()
+        self.kubernetes_conn_id = kubernetes_conn_id
+        self.namespace = namespace
+        self.pod_name = pod_name
+        self.timeouts = timeouts
+        self.log_position = log_position
+        self.progress_interval_seconds = progress_interval_seconds
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "kubernetes_conn_id": self.kubernetes_conn_id,
+                "namespace": self.namespace,
+                "pod_name": self.pod_name,
+                "timeouts": self.timeouts,
+                "log_position": self.log_position,
+                "progress_interval_seconds": self.progress_interval_seconds,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook
+        from kubernetes_asyncio.client import CoreV1Api
+
+        started = time.monotonic()
+        hook = AsyncKubernetesHook(conn_id=self.kubernetes_conn_id)
+        try:
+            async with hook.get_conn() as api_client:
+                follower = DriverFollower(
+                    CoreV1Api(api_client),
+                    namespace=self.namespace,
+                    pod_name=self.pod_name,
+                    container=DRIVER_CONTAINER_NAME,
+                    timeouts=FollowTimeouts(**self.timeouts),
+                    log_position=self.log_position,
+                    progress_interval_seconds=self.progress_interval_seconds,
+                    log=self.log,
+                )
+                event = await follower.follow()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the task must hear about anything that stopped the follower
+            self.log.exception("Following driver pod %s/%s failed", self.namespace, self.pod_name)
+            event = {"status": "error", "message": f"{type(error).__name__}: {error}"}
+        event.update(
+            namespace=self.namespace,
+            pod_name=self.pod_name,
+            followed_seconds=round(time.monotonic() - started, 3),
+            finished_at=datetime.now(timezone.utc).isoformat(),
+        )
+        yield TriggerEvent(event)
