@@ -3,10 +3,10 @@
 ``image/build`` records, at build time and from inside the image, its Python, Spark and Java
 versions, every installed distribution and the lock's sha256, and copies that document into
 the image label ``dev.sparkplane.image.contents``. This module reads it back for an image
-reference: from the registry's HTTP API (manifest, then config blob), which is what a
-Kubernetes deployment has, or from the local Docker engine. The comparison helpers are pure
-and answer the operator's preflight questions: same Python minor as the driver? is package X
-(at version Y) in the image?
+reference (through ``image_labels``: the registry's HTTP API, which is what a Kubernetes
+deployment has, or the local Docker engine). The comparison helpers are pure and answer the
+operator's preflight questions: same Python minor as the driver? is package X (at version Y)
+in the image?
 
 Usage: python -m sparkplane.image_contents IMAGE [--require NAME[==VERSION]]... [--source S]
 """
@@ -17,47 +17,27 @@ import argparse
 import json
 import platform
 import re
-import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from sparkplane.image_labels import (
+    ImageLabelsError,
+    parse_image_reference,
+    read_labels_from_docker,
+    read_labels_from_registry,
+)
 
 #: The label holding the whole contents document (image/build writes it).
 CONTENTS_LABEL = "dev.sparkplane.image.contents"
 #: The layout this module understands (image/record_contents.py writes it).
 SCHEMA = "sparkplane.image-contents/v1"
-#: Manifest media types asked from the registry, single-platform ones first.
-MANIFEST_MEDIA_TYPES = (
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.index.v1+json",
-)
-#: Seconds to wait for one registry response; a local registry answers in milliseconds.
-REGISTRY_TIMEOUT_SECONDS = 10.0
-
 Source = Literal["auto", "registry", "docker"]
 
 
 class ImageContentsError(Exception):
-    """The contents of an image could not be read; the message says where and what to do."""
-
-
-@dataclass(frozen=True)
-class ImageReference:
-    """An image reference split into registry host, repository and tag or digest.
-
-    :param registry: ``host[:port]``, or None for a name without a registry part.
-    :param repository: path inside the registry, e.g. ``sparkplane/spark``.
-    :param reference: a tag or a ``sha256:...`` digest.
-    """
-
-    registry: str | None
-    repository: str
-    reference: str
+    """The contents of an image could not be read or understood; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -100,28 +80,6 @@ class ImageContents:
 def normalize_name(name: str) -> str:
     """Return a distribution name in PEP 503 normal form (``Great_Expectations`` -> ``great-expectations``)."""
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def parse_image_reference(ref: str) -> ImageReference:
-    """Split ``[registry/]repository[:tag|@digest]`` the way Docker does.
-
-    The first path component is a registry when it has a dot or a port, or is ``localhost``.
-
-    :param ref: the image reference.
-    """
-    name, _, digest = ref.partition("@")
-    tag = "latest"
-    last_slash = name.rfind("/")
-    if ":" in name[last_slash + 1 :]:
-        name, _, tag = name.rpartition(":")
-    first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        registry, repository = first, rest
-    else:
-        registry, repository = None, name
-    if not repository:
-        raise ImageContentsError(f"{ref!r} is not an image reference; expected e.g. 127.0.0.1:5000/sparkplane/spark:TAG.")
-    return ImageReference(registry, repository, digest or tag)
 
 
 def python_parity_problem(contents: ImageContents, driver_python_version: str) -> str | None:
@@ -169,73 +127,20 @@ def parse_requirement(text: str) -> tuple[str, str | None]:
     return name.strip(), (version.strip() or None)
 
 
-def _registry_get(url: str, accept: Sequence[str]) -> tuple[dict[str, object], str]:
-    """GET a JSON document from a registry; return it and its media type."""
-    request = urllib.request.Request(url, headers={"Accept": ", ".join(accept)})
-    try:
-        with urllib.request.urlopen(request, timeout=REGISTRY_TIMEOUT_SECONDS) as response:
-            return json.load(response), response.headers.get("Content-Type", "")
-    except urllib.error.HTTPError as e:
-        raise ImageContentsError(
-            f"the registry answered {e.code} for {url}; check the image name and tag, and that it was pushed (image/build)."
-        ) from e
-    except (urllib.error.URLError, OSError) as e:
-        raise ImageContentsError(f"no registry answers at {url}: {e}. Start the registry or check its address.") from e
-
-
-def read_labels_from_registry(ref: ImageReference) -> dict[str, str]:
-    """Return the labels of an image from its registry: manifest, then config blob.
-
-    Loopback registries are spoken to over plain HTTP (as Docker and containerd do).
-
-    :param ref: an image reference that names a registry.
-    """
-    host = (ref.registry or "").rsplit(":", 1)[0]
-    scheme = "http" if host in ("127.0.0.1", "localhost", "[::1]") else "https"
-    base = f"{scheme}://{ref.registry}/v2/{ref.repository}"
-    manifest, media_type = _registry_get(f"{base}/manifests/{ref.reference}", MANIFEST_MEDIA_TYPES)
-    if "manifests" in manifest:  # an index of platforms: follow linux/amd64, the nodes' platform
-        chosen = next(
-            (m for m in manifest["manifests"] if m.get("platform", {}).get("architecture") == "amd64"), None  # type: ignore[union-attr]
-        )
-        if chosen is None:
-            raise ImageContentsError(f"{base}:{ref.reference} has no linux/amd64 image; build one with image/build.")
-        manifest, media_type = _registry_get(f"{base}/manifests/{chosen['digest']}", MANIFEST_MEDIA_TYPES[:2])
-    config_digest = manifest.get("config", {}).get("digest")  # type: ignore[union-attr]
-    if not config_digest:
-        raise ImageContentsError(f"the manifest of {base}:{ref.reference} ({media_type}) has no config blob.")
-    config, _ = _registry_get(f"{base}/blobs/{config_digest}", ("application/json", "*/*"))
-    return dict(config.get("config", {}).get("Labels") or {})  # type: ignore[union-attr]
-
-
-def read_labels_from_docker(image: str) -> dict[str, str]:
-    """Return the labels of an image in the local Docker engine.
-
-    :param image: any reference the engine knows.
-    """
-    try:
-        result = subprocess.run(
-            ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", image],
-            capture_output=True, text=True, check=True,
-        )
-    except FileNotFoundError as e:
-        raise ImageContentsError("the docker command is not installed; read the image from its registry instead.") from e
-    except subprocess.CalledProcessError as e:
-        raise ImageContentsError(f"docker cannot inspect {image}: {e.stderr.strip()}. Build or pull it first.") from e
-    return json.loads(result.stdout) or {}
-
-
 def read_image_contents(image: str, *, source: Source = "auto") -> ImageContents:
     """Return what ``image`` contains, from its labels.
 
     :param image: the image reference.
     :param source: ``registry``, ``docker``, or ``auto`` (the registry when the reference names one).
     """
-    ref = parse_image_reference(image)
-    use_registry = source == "registry" or (source == "auto" and ref.registry is not None)
-    if use_registry and ref.registry is None:
-        raise ImageContentsError(f"{image} names no registry; give registry/repository:tag or use the docker source.")
-    labels = read_labels_from_registry(ref) if use_registry else read_labels_from_docker(image)
+    try:
+        ref = parse_image_reference(image)
+        use_registry = source == "registry" or (source == "auto" and ref.registry is not None)
+        if use_registry and ref.registry is None:
+            raise ImageContentsError(f"{image} names no registry; give registry/repository:tag or use the docker source.")
+        labels = read_labels_from_registry(ref) if use_registry else read_labels_from_docker(image)
+    except ImageLabelsError as e:
+        raise ImageContentsError(str(e)) from e
     raw = labels.get(CONTENTS_LABEL)
     if raw is None:
         raise ImageContentsError(f"{image} has no {CONTENTS_LABEL} label; it was not built by image/build. Rebuild it.")

@@ -187,10 +187,17 @@ def check_subject_namespaces(doc: Document) -> Iterator[Finding]:
     for subject in items(get(doc.node, "subjects")):
         if scalar(get(subject, "kind")) == "ServiceAccount" and not scalar(get(subject, "namespace")):
             account = scalar(get(subject, "name")) or "<unnamed>"
+            if doc.kind == "ClusterRoleBinding":
+                consequence = "the API rejects it"
+                namespace = "<the account's namespace>"
+            else:
+                # RBAC then means the binding's own namespace: right by accident, wrong once copied.
+                namespace = doc.namespace or "<the account's namespace>"
+                consequence = f"Kubernetes silently takes the binding's namespace ('{namespace}')"
             yield Finding(
                 doc.path, line_of(subject), "subject-without-namespace",
-                f"{doc.kind} '{doc.name}' binds ServiceAccount '{account}' without a namespace; the API rejects it.",
-                f"add 'namespace: <the account's namespace>' to the subject '{account}'.",
+                f"{doc.kind} '{doc.name}' binds ServiceAccount '{account}' without a namespace; {consequence}.",
+                f"add 'namespace: {namespace}' to the subject '{account}'.",
             )
 
 

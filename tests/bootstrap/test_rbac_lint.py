@@ -71,7 +71,26 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r}
     (finding,) = lint(text)
 
     assert (finding.line, finding.rule) == (7, "subject-without-namespace")
-    assert "ServiceAccount 'spark-sa'" in finding.message
+    assert finding.message == (
+        "RoleBinding 'b' binds ServiceAccount 'spark-sa' without a namespace; "
+        "Kubernetes silently takes the binding's namespace ('spark')."
+    )
+    assert finding.fix == "add 'namespace: spark' to the subject 'spark-sa'."
+
+
+def test_clusterrolebinding_subject_without_namespace_is_rejected_by_the_api():
+    text = """\
+kind: ClusterRoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: b}
+subjects:
+  - {kind: ServiceAccount, name: spark-sa}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: r}
+"""
+    (finding,) = lint(text)
+
+    assert (finding.line, finding.rule) == (5, "subject-without-namespace")
+    assert finding.message.endswith("without a namespace; the API rejects it.")
 
 
 CLUSTER_ROLE_BINDING = """\

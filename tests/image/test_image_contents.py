@@ -1,4 +1,4 @@
-"""Pure helpers of sparkplane.image_contents: references, parity, package presence."""
+"""Pure helpers of sparkplane.image_contents and image_labels: references, parity, package presence."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ from sparkplane.image_contents import (
     SCHEMA,
     ImageContents,
     ImageContentsError,
-    ImageReference,
     normalize_name,
     package_problem,
-    parse_image_reference,
     parse_requirement,
     python_parity_problem,
 )
+from sparkplane.image_labels import ImageReference, parse_image_reference
 
 DOCUMENT = {
     "schema": SCHEMA,
