@@ -139,14 +139,14 @@ def start_scheduler(s: Settings, procs: Processes) -> None:
 def start_registry(s: Settings, procs: Processes) -> None:
     config = _write(s.state_dir / "registry.json", configs.registry_config(s))
     s.registry_dir.mkdir(parents=True, exist_ok=True)
-    procs.start("registry", ["/usr/bin/docker-registry", "serve", str(config)])
+    procs.start("registry", ["/usr/bin/docker-registry", "serve", str(config)], config=config.read_text())
     procs.wait_ready("registry", lambda: _get(f"http://{s.registry}/v2/") == 200, timeout_seconds=30)
 
 
 def start_containerd(s: Settings, procs: Processes) -> None:
     config = _write(s.state_dir / "containerd.toml", configs.containerd_toml(s))
     _write(s.data_dir / "cni" / "net.d" / "10-sparkplane.conflist", configs.cni_conflist(s))
-    procs.start("containerd", ["/usr/bin/containerd", "--config", str(config)])
+    procs.start("containerd", ["/usr/bin/containerd", "--config", str(config)], config=config.read_text())
 
     def answers() -> bool:
         run(["ctr", "--address", str(s.containerd_socket), "version"], what="containerd")
@@ -169,7 +169,7 @@ def start_kubelet(s: Settings, procs: Processes) -> None:
         f"--hostname-override={s.node_name}",
         f"--node-ip={s.node_ip}",
         f"--node-labels={NODE_TYPE_LABEL}=real",
-    ])  # fmt: skip
+    ], config=config.read_text())  # fmt: skip
     procs.wait_ready("kubelet", lambda: _get("http://127.0.0.1:10248/healthz") == 200, timeout_seconds=60)
 
 
@@ -189,7 +189,7 @@ def cleanup_kube_proxy_rules(s: Settings) -> None:
 
 def start_coredns(s: Settings, procs: Processes) -> None:
     config = _write(s.state_dir / "Corefile", configs.corefile(s))
-    procs.start("coredns", [str(s.bin_dir / "coredns"), "-conf", str(config)])
+    procs.start("coredns", [str(s.bin_dir / "coredns"), "-conf", str(config)], config=config.read_text())
     procs.wait_ready(
         "coredns", lambda: _get(f"http://127.0.0.1:{s.coredns_ready_port}/ready") == 200, timeout_seconds=60
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 from . import components, host
 from .kubeconfigs import kubectl
 from .procs import Processes, stop_pid
-from .settings import CLUSTER_DIR, Settings, load_settings
+from .settings import CLUSTER_DIR, Settings, load_settings, running_settings_file
 
 # Stopped first so nothing recreates the pods being drained from the node.
 CONTROLLERS = ["kwok", "kube-controller-manager", "kube-scheduler"]
@@ -109,6 +109,7 @@ def down(s: Settings) -> None:
     if host.recorded(s, "docker_started_by_up"):
         subprocess.run([str(CLUSTER_DIR / "docker-down")])
     host.forget_state(s)
+    running_settings_file(s.cache_dir).unlink(missing_ok=True)
     shutil.rmtree(s.data_dir, ignore_errors=True)
     print(f"down: done in {time.monotonic() - t0:.1f}s (kept: {s.pki_dir}, {s.admin_kubeconfig}, {s.registry_dir})")
 

@@ -7,6 +7,7 @@ never processes found by name.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -54,7 +55,7 @@ class Processes:
         pid_file = self._pid_file(name)
         if not pid_file.exists():
             return None
-        pid_text, _, exe = pid_file.read_text().partition("\n")
+        pid_text, exe = pid_file.read_text().splitlines()[:2]
         pid = int(pid_text)
         try:
             # A recycled pid would run another program: compare the binary.
@@ -64,11 +65,26 @@ class Processes:
             return None
         return pid
 
-    def start(self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None) -> int:
-        """Start ``argv`` in its own session unless it already runs; return its pid."""
+    def _recorded_fingerprint(self, name: str) -> str:
+        lines = self._pid_file(name).read_text().splitlines()
+        return lines[2] if len(lines) > 2 else ""
+
+    def start(
+        self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None, config: str = ""
+    ) -> int:
+        """Start ``argv`` in its own session unless it already runs; return its pid.
+
+        A running process whose command line or ``config`` (the text of its
+        config files) differs from this call is restarted, so that a second
+        ``up`` with other settings takes effect.
+        """
+        fingerprint = hashlib.sha256("\0".join([*argv, config]).encode()).hexdigest()
         pid = self.running_pid(name)
-        if pid:
+        if pid and self._recorded_fingerprint(name) == fingerprint:
             return pid
+        if pid:
+            print(f"up: restarting {name}: its command line or configuration changed", flush=True)
+            self.stop(name)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path(name)
@@ -87,7 +103,7 @@ class Processes:
             except OSError as e:
                 raise ComponentError(name, f"could not execute {argv[0]}: {e}", log) from e
         exe = os.path.realpath(argv[0]) if os.sep in argv[0] else _which(argv[0])
-        self._pid_file(name).write_text(f"{proc.pid}\n{exe}\n")
+        self._pid_file(name).write_text(f"{proc.pid}\n{exe}\n{fingerprint}\n")
         return proc.pid
 
     def wait_ready(

@@ -7,6 +7,7 @@ to the host, and every listener that needs no outside client binds to loopback.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,12 +156,32 @@ class Settings:
         return names[len(names) - self.kwok_pull_fail_nodes :]
 
 
+# Settings a running cluster keeps: a later `up` (a test session's, say)
+# that does not set them again leaves the cluster as it is.
+TUNABLES = {
+    "kwok_nodes": ("SPARKPLANE_KWOK_NODES", 10),
+    "kwok_pull_fail_nodes": ("SPARKPLANE_KWOK_PULL_FAIL_NODES", 1),
+    "kwok_pull_delay_ms": ("SPARKPLANE_KWOK_PULL_DELAY_MS", 1000),
+    "registry_port": ("SPARKPLANE_REGISTRY_PORT", 5000),
+}
+
+
+def running_settings_file(cache_dir: Path) -> Path:
+    return cache_dir / "cluster" / "settings.json"
+
+
 def load_settings() -> Settings:
-    """Read the settings from the environment (the only place that reads it)."""
-    return Settings(
-        cache_dir=Path(os.environ.get("SPARKPLANE_CACHE", Path.home() / ".cache" / "sparkplane")),
-        kwok_nodes=_env_int("SPARKPLANE_KWOK_NODES", 10),
-        kwok_pull_fail_nodes=_env_int("SPARKPLANE_KWOK_PULL_FAIL_NODES", 1),
-        kwok_pull_delay_ms=_env_int("SPARKPLANE_KWOK_PULL_DELAY_MS", 1000),
-        registry_port=_env_int("SPARKPLANE_REGISTRY_PORT", 5000),
-    )
+    """Read the settings: the environment first, then those of the running cluster, then defaults.
+
+    This is the only place that reads the environment.
+    """
+    cache_dir = Path(os.environ.get("SPARKPLANE_CACHE", Path.home() / ".cache" / "sparkplane"))
+    recorded_file = running_settings_file(cache_dir)
+    recorded = json.loads(recorded_file.read_text()) if recorded_file.exists() else {}
+    tunables = {field_name: _env_int(env, recorded.get(field_name, default)) for field_name, (env, default) in TUNABLES.items()}
+    return Settings(cache_dir=cache_dir, **tunables)
+
+
+def record_running_settings(s: Settings) -> None:
+    """Remember the tunables ``up`` used, for later ``up`` calls that do not set them."""
+    running_settings_file(s.cache_dir).write_text(json.dumps({name: getattr(s, name) for name in TUNABLES}))

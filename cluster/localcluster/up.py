@@ -17,7 +17,7 @@ from . import addons, components, host, images, kwok
 from .kubeconfigs import kubectl, write_cert_kubeconfig
 from .pki import ensure_pki
 from .procs import ComponentError, Processes
-from .settings import CLUSTER_DIR, NODE_TYPE_LABEL, Settings, load_settings
+from .settings import CLUSTER_DIR, NODE_TYPE_LABEL, Settings, load_settings, record_running_settings
 
 APT_PACKAGES = [
     "containerd", "runc", "containernetworking-plugins", "iptables", "conntrack", "socat",
@@ -73,11 +73,15 @@ def start_simulated_nodes(s: Settings, procs: Processes) -> None:
     config.write_text(kwok.kwok_config(s))
     kubectl(s, "apply", "--server-side", "-f", "-", input=json.dumps(kwok.node_manifests(s)),
             what="creating simulated nodes")  # fmt: skip
+    # A smaller SPARKPLANE_KWOK_NODES than last time: drop the extra nodes.
+    existing = kubectl(s, "get", "nodes", "-l", f"{NODE_TYPE_LABEL}=simulated", "-o", "name").split()
+    if extra := sorted(set(existing) - {f"node/{n}" for n in s.kwok_node_names()}):
+        kubectl(s, "delete", *extra, "--wait=false", what="deleting extra simulated nodes")
     procs.start("kwok", [
         str(s.bin_dir / "kwok"),
         f"--kubeconfig={s.state_dir / 'kubeconfigs' / 'kwok.kubeconfig'}",
         f"--config={config}",
-    ])  # fmt: skip
+    ], config=config.read_text())  # fmt: skip
     procs.wait_ready("kwok", lambda: _nodes_ready(s, "simulated", s.kwok_nodes), timeout_seconds=60 + s.kwok_nodes)
 
 
@@ -94,6 +98,7 @@ def up(s: Settings) -> None:
     procs = Processes(s.run_dir, s.log_dir)
     for d in (s.state_dir, s.log_dir, s.run_dir, s.data_dir):
         d.mkdir(parents=True, exist_ok=True)
+    record_running_settings(s)
 
     install_packages()
     _step("debian packages", t0)
