@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import components, host
 from .kubeconfigs import kubectl
-from .procs import Processes, stop_pid
+from .procs import Processes, exclusive, stop_pid
 from .settings import CLUSTER_DIR, Settings, load_settings, running_settings_file
 
 # Stopped first so nothing recreates the pods being drained from the node.
@@ -118,5 +118,7 @@ def main() -> int:
     if os.geteuid() != 0:
         print("down: must run as root", file=sys.stderr)
         return 1
-    down(load_settings())
+    s = load_settings()
+    with exclusive(s.cache_dir / "cluster.lock"):
+        down(s)
     return 0

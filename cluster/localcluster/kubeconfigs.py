@@ -58,7 +58,9 @@ def write_cert_kubeconfig(s: Settings, *, cert_name: str, path: Path) -> Path:
         "client-certificate-data": base64.b64encode((pki / f"{cert_name}.crt").read_bytes()).decode(),
         "client-key-data": base64.b64encode((pki / f"{cert_name}.key").read_bytes()).decode(),
     }
-    _write_private(path, _kubeconfig(server=s.apiserver_url, ca_file=pki / "ca.crt", user=cert_name, credentials=credentials))
+    _write_private(
+        path, _kubeconfig(server=s.apiserver_url, ca_file=pki / "ca.crt", user=cert_name, credentials=credentials)
+    )
     return path
 
 
@@ -92,7 +94,9 @@ def mint_serviceaccount_kubeconfig(
     ).strip()  # fmt: skip
     path = output or s.state_dir / "kubeconfigs" / f"{namespace}.{service_account}.kubeconfig"
     user = f"system:serviceaccount:{namespace}:{service_account}"
-    _write_private(path, _kubeconfig(server=s.apiserver_url, ca_file=s.pki_dir / "ca.crt", user=user, credentials={"token": token}))
+    _write_private(
+        path, _kubeconfig(server=s.apiserver_url, ca_file=s.pki_dir / "ca.crt", user=user, credentials={"token": token})
+    )
     return path
 
 

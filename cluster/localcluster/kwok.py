@@ -26,6 +26,7 @@ WAITING_REASON = ".status.containerStatuses.[].state.waiting.reason"
 # KWOK rejects an empty "NotIn" list; no node has this name.
 NO_NODE = "-no-such-node-"
 
+
 def _conditions(ready: bool) -> str:
     """Return the pod conditions; scheduled and initialized, ready only when ``ready``."""
     text = "conditions:\n"
@@ -92,8 +93,8 @@ def pod_stages(s: Settings) -> list[dict]:
                 "statusTemplate": _conditions(False)
                 + _waiting_statuses("ContainerCreating", "")
                 + "hostIP: {{ NodeIPWith .spec.nodeName | Quote }}\n"
-                + "podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid \"\" )"
-                " ( or .metadata.name \"\" ) ( or .metadata.namespace \"\" ) | Quote }}\n"
+                + 'podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" )'
+                ' ( or .metadata.name "" ) ( or .metadata.namespace "" ) | Quote }}\n'
                 + "phase: Pending\nstartTime: {{ Now | Quote }}\n",
             },
         ),

@@ -7,12 +7,14 @@ never processes found by name.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 
@@ -69,9 +71,7 @@ class Processes:
         lines = self._pid_file(name).read_text().splitlines()
         return lines[2] if len(lines) > 2 else ""
 
-    def start(
-        self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None, config: str = ""
-    ) -> int:
+    def start(self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None, config: str = "") -> int:
         """Start ``argv`` in its own session unless it already runs; return its pid.
 
         A running process whose command line or ``config`` (the text of its
@@ -182,3 +182,15 @@ def run(argv: Sequence[str], *, what: str, log: Path | None = None, input: str |
         detail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         raise ComponentError(what, f"`{' '.join(argv)}` failed ({proc.returncode}): " + " | ".join(detail), log)
     return proc.stdout
+
+
+@contextlib.contextmanager
+def exclusive(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive lock, so concurrent `up`/`down` runs take turns instead of racing."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

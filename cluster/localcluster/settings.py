@@ -178,7 +178,9 @@ def load_settings() -> Settings:
     cache_dir = Path(os.environ.get("SPARKPLANE_CACHE", Path.home() / ".cache" / "sparkplane"))
     recorded_file = running_settings_file(cache_dir)
     recorded = json.loads(recorded_file.read_text()) if recorded_file.exists() else {}
-    tunables = {field_name: _env_int(env, recorded.get(field_name, default)) for field_name, (env, default) in TUNABLES.items()}
+    tunables = {
+        field_name: _env_int(env, recorded.get(field_name, default)) for field_name, (env, default) in TUNABLES.items()
+    }
     return Settings(cache_dir=cache_dir, **tunables)
 
 

@@ -16,7 +16,7 @@ import time
 from . import addons, components, host, images, kwok
 from .kubeconfigs import kubectl, write_cert_kubeconfig
 from .pki import ensure_pki
-from .procs import ComponentError, Processes
+from .procs import ComponentError, Processes, exclusive
 from .settings import CLUSTER_DIR, NODE_TYPE_LABEL, Settings, load_settings, record_running_settings
 
 APT_PACKAGES = [
@@ -153,8 +153,12 @@ def main() -> int:
         return 1
     s = load_settings()
     try:
-        up(s)
+        with exclusive(s.cache_dir / "cluster.lock"):
+            up(s)
     except (ComponentError, RuntimeError) as e:
-        print(f"\nup: FAILED: {e}\n\nWhat is already running stays up; `{CLUSTER_DIR / 'down'}` stops it.", file=sys.stderr)
+        print(
+            f"\nup: FAILED: {e}\n\nWhat is already running stays up; `{CLUSTER_DIR / 'down'}` stops it.",
+            file=sys.stderr,
+        )
         return 1
     return 0

@@ -6,7 +6,9 @@ from cluster_waits import wait_for_pod_finished
 from kubernetes import client
 
 
-def python_pod(name: str, image: str, script: str, *, node_selector: dict[str, str], labels=None, env=None) -> client.V1Pod:
+def python_pod(
+    name: str, image: str, script: str, *, node_selector: dict[str, str], labels=None, env=None
+) -> client.V1Pod:
     """Return a pod that runs ``python3 -c script`` once on the selected node."""
     return client.V1Pod(
         metadata=client.V1ObjectMeta(name=name, labels=labels),
@@ -27,7 +29,9 @@ def python_pod(name: str, image: str, script: str, *, node_selector: dict[str, s
     )
 
 
-def run_to_completion(core: client.CoreV1Api, namespace: str, pod: client.V1Pod, *, timeout_seconds: float = 120) -> str:
+def run_to_completion(
+    core: client.CoreV1Api, namespace: str, pod: client.V1Pod, *, timeout_seconds: float = 120
+) -> str:
     """Create ``pod``, wait until it ends, assert it succeeded and return its log."""
     core.create_namespaced_pod(namespace, pod)
     name = pod.metadata.name

@@ -126,7 +126,9 @@ def build_python3_image(registry: str) -> str:
     _run(str(CLUSTER_DIR / "seed-base-image"), timeout_seconds=600)
     nonce = uuid.uuid4().hex[:12]
     image = f"{registry}/sparkplane-test/python3:{nonce}"
-    _run(DOCKER, "build", "-q", "--build-arg", f"NONCE={nonce}", "-t", image, str(PYTHON3_IMAGE_DIR), timeout_seconds=900)
+    _run(
+        DOCKER, "build", "-q", "--build-arg", f"NONCE={nonce}", "-t", image, str(PYTHON3_IMAGE_DIR), timeout_seconds=900
+    )
     _run(DOCKER, "push", image, timeout_seconds=300)
     return image
 

@@ -69,14 +69,20 @@ def test_pod_resolves_a_headless_service_and_connects_to_the_pod_behind_it(local
     )
 
     env = {"NS": namespace, "DOMAIN": local_cluster.settings.cluster_domain}
-    log = run_to_completion(core, namespace, python_pod("client", python_image, DNS_CLIENT, node_selector=real, env=env))
+    log = run_to_completion(
+        core, namespace, python_pod("client", python_image, DNS_CLIENT, node_selector=real, env=env)
+    )
 
     resolved = [line.split()[-1] for line in log.splitlines() if line.startswith("resolved")]
-    assert resolved == [echo.status.pod_ip] * 2, f"both names should resolve to the echo pod {echo.status.pod_ip}:\n{log}"
+    assert resolved == [echo.status.pod_ip] * 2, (
+        f"both names should resolve to the echo pod {echo.status.pod_ip}:\n{log}"
+    )
     assert "reply pong" in log, log
 
 
-def test_pod_reaches_the_api_server_through_kubernetes_default_svc_with_its_token(local_cluster, namespace, python_image):
+def test_pod_reaches_the_api_server_through_kubernetes_default_svc_with_its_token(
+    local_cluster, namespace, python_image
+):
     core = client.CoreV1Api(local_cluster.api_client())
     log = run_to_completion(
         core, namespace, python_pod("whoami", python_image, API_CLIENT, node_selector=local_cluster.real_node_selector)

@@ -41,7 +41,10 @@ def test_daemonset_runs_exactly_one_pod_per_node_and_its_deletion_collects_the_p
         return Counter(p.spec.node_name for p in pods)
 
     placed = wait_for(
-        pods_per_node, lambda seen: set(seen) == nodes, timeout_seconds=90, what=f"one pod on each of {len(nodes)} nodes"
+        pods_per_node,
+        lambda seen: set(seen) == nodes,
+        timeout_seconds=90,
+        what=f"one pod on each of {len(nodes)} nodes",
     )
     assert set(placed.values()) == {1}, f"nodes with more than one pod: {placed}"
     status = apps.read_namespaced_daemon_set("everywhere", namespace).status

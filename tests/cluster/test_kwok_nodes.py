@@ -58,7 +58,10 @@ def test_pod_on_a_simulated_node_becomes_running_and_ready(local_cluster, namesp
 
     pod = wait_for(
         lambda: core.read_namespaced_pod("runs", namespace),
-        lambda p: p.status.phase == "Running" and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []),
+        lambda p: (
+            p.status.phase == "Running"
+            and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+        ),
         timeout_seconds=60,
         what=f"pod 'runs' to be Running and Ready on {node}",
     )

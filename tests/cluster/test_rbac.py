@@ -35,7 +35,9 @@ def _parked_pod(name: str) -> client.V1Pod:
 def test_unbound_serviceaccount_is_denied_create_pods_until_a_rolebinding_allows_it(local_cluster, namespace):
     admin = local_cluster.api_client()
     core, rbac, authz = client.CoreV1Api(admin), client.RbacAuthorizationV1Api(admin), client.AuthorizationV1Api(admin)
-    core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="spark")))
+    core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="spark"))
+    )
     user = f"system:serviceaccount:{namespace}:spark"
     as_spark = client.CoreV1Api(local_cluster.api_client(local_cluster.serviceaccount_kubeconfig(namespace, "spark")))
 
@@ -61,6 +63,8 @@ def test_unbound_serviceaccount_is_denied_create_pods_until_a_rolebinding_allows
         ),
     )
 
-    wait_for(lambda: _can_create_pods(authz, namespace, user), bool, timeout_seconds=10, what="the RoleBinding to apply")
+    wait_for(
+        lambda: _can_create_pods(authz, namespace, user), bool, timeout_seconds=10, what="the RoleBinding to apply"
+    )
     created = as_spark.create_namespaced_pod(namespace, _parked_pod("allowed"))
     assert created.metadata.name == "allowed"

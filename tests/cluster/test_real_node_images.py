@@ -20,16 +20,22 @@ def _pulled_message(core: client.CoreV1Api, namespace: str, name: str) -> str:
     return messages[0]
 
 
-def test_locally_built_image_is_pulled_by_the_kubelet_then_found_present(local_cluster, namespace, unpulled_python_image):
+def test_locally_built_image_is_pulled_by_the_kubelet_then_found_present(
+    local_cluster, namespace, unpulled_python_image
+):
     python_image = unpulled_python_image
     core = client.CoreV1Api(local_cluster.api_client())
     script = "import sys; print('python3 %d.%d on the real node' % sys.version_info[:2])"
 
-    log = run_to_completion(core, namespace, python_pod("first", python_image, script, node_selector=local_cluster.real_node_selector))
+    log = run_to_completion(
+        core, namespace, python_pod("first", python_image, script, node_selector=local_cluster.real_node_selector)
+    )
     assert re.search(r"python3 3\.\d+ on the real node", log), log
     first = _pulled_message(core, namespace, "first")
     assert PULLED_IN.search(first), f"the first pull should report its duration: {first}"
 
-    run_to_completion(core, namespace, python_pod("second", python_image, script, node_selector=local_cluster.real_node_selector))
+    run_to_completion(
+        core, namespace, python_pod("second", python_image, script, node_selector=local_cluster.real_node_selector)
+    )
     second = _pulled_message(core, namespace, "second")
     assert "already present on machine" in second, second
