@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from image_helpers import DOCKER, PROJECT_ROOT, copy_build_context, docker_run, run_build
@@ -126,3 +128,27 @@ def test_build_fails_clearly_when_a_job_imports_a_package_the_lock_lacks(tmp_pat
     assert result.returncode == 1
     assert "jobs/score_leads.py:3 imports 'requests_oauthlib', which is not installed in the image." in result.stderr
     assert "[jobs] extra in pyproject.toml" in result.stderr
+
+
+def image_contents_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sparkplane.image_contents", *args], capture_output=True, text=True,
+                          cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "plugins")})
+
+
+def test_image_contents_cli_passes_the_drivers_preflight_and_fails_on_a_missing_package(built_image):
+    image = built_image["image"]
+
+    fine = image_contents_cli(image, "--source", "docker", "--require", "pandas==2.3.3", "--require", "pyspark==4.1.4")
+    assert fine.returncode == 0, fine.stderr
+    assert fine.stdout.startswith("Python 3.11.")
+
+    missing = image_contents_cli(image, "--source", "docker", "--require", "requests-oauthlib")
+    assert missing.returncode == 1
+    assert "problem: package requests-oauthlib is not in the image" in missing.stderr
+
+
+def test_image_contents_cli_exits_2_for_an_image_that_does_not_exist():
+    result = image_contents_cli("sparkplane/spark:no-such-tag", "--source", "docker")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: docker cannot inspect sparkplane/spark:no-such-tag")
