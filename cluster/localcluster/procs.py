@@ -18,6 +18,9 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 
+MAX_LOG_BYTES = 50 * 1024**2
+
+
 class ComponentError(RuntimeError):
     """A component failed to start or become ready; the message names its log."""
 
@@ -88,6 +91,8 @@ class Processes:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path(name)
+        if log.exists() and log.stat().st_size > MAX_LOG_BYTES:
+            log.replace(log.with_suffix(".log.1"))  # keep one older log, so state does not grow forever
         with log.open("ab") as out:
             out.write(f"\n=== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting: {' '.join(argv)}\n".encode())
             out.flush()

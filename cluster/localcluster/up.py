@@ -81,6 +81,8 @@ def start_simulated_nodes(s: Settings, procs: Processes) -> None:
         str(s.bin_dir / "kwok"),
         f"--kubeconfig={s.state_dir / 'kubeconfigs' / 'kwok.kubeconfig'}",
         f"--config={config}",
+        # Every status patch of every simulated node is an INFO line: 200 nodes flood the log.
+        "--v=WARN",
     ], config=config.read_text())  # fmt: skip
     procs.wait_ready("kwok", lambda: _nodes_ready(s, "simulated", s.kwok_nodes), timeout_seconds=60 + s.kwok_nodes)
 
