@@ -40,12 +40,8 @@ def drain_real_node(s: Settings, procs: Processes, *, timeout_seconds: float = 6
     """Delete the real node's pods and wait until the kubelet has stopped their containers."""
     if not (procs.running_pid("kube-apiserver") and procs.running_pid("kubelet")):
         return
-    try:
-        kubectl(s, "delete", "pods", "--all-namespaces", "--field-selector", f"spec.nodeName={s.node_name}",
-                "--grace-period=0", "--force", "--wait=false", what="draining the real node")  # fmt: skip
-    except RuntimeError as e:
-        print(f"down: {e}")
-        return
+    kubectl(s, "delete", "pods", "--all-namespaces", "--field-selector", f"spec.nodeName={s.node_name}",
+            "--grace-period=0", "--force", "--wait=false", what="draining the real node")  # fmt: skip
     deadline = time.monotonic() + timeout_seconds
     while _sandbox_tasks(s) and time.monotonic() < deadline:
         time.sleep(1)
@@ -83,35 +79,50 @@ def remove_netns(s: Settings) -> None:
             Path(f"/run/netns/{name}").unlink(missing_ok=True)
 
 
-def down(s: Settings) -> None:
+def down(s: Settings) -> bool:
+    """Stop and clean up; return whether every step succeeded (each runs even if one before failed)."""
     t0 = time.monotonic()
     procs = Processes(s.run_dir, s.log_dir)
+    failures: list[str] = []
+
+    def attempt(what: str, step, *args) -> None:
+        try:
+            step(*args)
+        except (RuntimeError, OSError) as e:
+            failures.append(f"{what}: {e}")
+
     for name in CONTROLLERS:
         if procs.stop(name):
             print(f"down: stopped {name}")
-    drain_real_node(s, procs)
+    try:
+        drain_real_node(s, procs)
+    except RuntimeError as e:  # not fatal: leftover containers are killed below
+        print(f"down: {e}")
     for name in THE_REST:
         if procs.stop(name):
             print(f"down: stopped {name}")
     for name in procs.recorded():  # anything a newer `up` added
         procs.stop(name)
-    kill_leftovers(s)
-    try:
-        components.cleanup_kube_proxy_rules(s)
-    except RuntimeError as e:
-        print(f"down: {e}")
-    host.remove_kube_chains(s)
-    remove_netns(s)
+    attempt("killing leftover containers", kill_leftovers, s)
+    attempt("kube-proxy --cleanup", components.cleanup_kube_proxy_rules, s)
+    attempt("removing KUBE-* iptables chains", host.remove_kube_chains, s)
+    attempt("removing pod network namespaces", remove_netns, s)
     if stuck := host.unmount_all(s.state_dir):
-        print(f"down: could not unmount: {', '.join(stuck)}")
-    host.teardown_network(s)
-    host.restore_sysctls(s)
+        failures.append(f"could not unmount {', '.join(stuck)}; {s.data_dir} is kept")
+    attempt("removing links, routes and SPARKPLANE-FORWARD", host.teardown_network, s)
+    attempt("restoring sysctls", host.restore_sysctls, s)
     if host.recorded(s, "docker_started_by_up"):
-        subprocess.run([str(CLUSTER_DIR / "docker-down")])
-    host.forget_state(s)
-    running_settings_file(s.cache_dir).unlink(missing_ok=True)
-    shutil.rmtree(s.data_dir, ignore_errors=True)
-    print(f"down: done in {time.monotonic() - t0:.1f}s (kept: {s.pki_dir}, {s.admin_kubeconfig}, {s.registry_dir})")
+        attempt("stopping dockerd", subprocess.run, [str(CLUSTER_DIR / "docker-down")])
+    if not failures:
+        host.forget_state(s)
+        running_settings_file(s.cache_dir).unlink(missing_ok=True)
+        shutil.rmtree(s.data_dir, ignore_errors=True)
+        print(f"down: done in {time.monotonic() - t0:.1f}s (kept: {s.pki_dir}, {s.admin_kubeconfig}, {s.registry_dir})")
+        return True
+    print("down: finished with problems (run it again once fixed; logs: " + str(s.log_dir) + "):", file=sys.stderr)
+    for failure in failures:
+        print(f"  - {failure}", file=sys.stderr)
+    return False
 
 
 def main() -> int:
@@ -120,5 +131,4 @@ def main() -> int:
         return 1
     s = load_settings()
     with exclusive(s.cache_dir / "cluster.lock"):
-        down(s)
-    return 0
+        return 0 if down(s) else 1

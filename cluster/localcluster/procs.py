@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-
 MAX_LOG_BYTES = 50 * 1024**2
 
 

@@ -36,14 +36,18 @@ def install_packages() -> None:
         if "install ok installed" not in subprocess.run(
             ["dpkg-query", "-W", "-f=${Status}", p], capture_output=True, text=True).stdout
     ]  # fmt: skip
-    if missing:
-        print(f"up: installing from Debian: {' '.join(missing)}", flush=True)
-        proc = subprocess.run(
-            ["apt-get", "install", "-y", "--no-install-recommends", *missing],
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
-        if proc.returncode != 0:
-            raise ComponentError("apt", f"installing {' '.join(missing)} failed; run `apt-get update` and retry", None)
+    if not missing:
+        return
+    print(f"up: installing from Debian: {' '.join(missing)}", flush=True)
+    install = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    # A fresh machine may have no package lists yet: update once and retry.
+    if subprocess.run(install, env=env).returncode != 0:
+        if (
+            subprocess.run(["apt-get", "update"], env=env).returncode != 0
+            or subprocess.run(install, env=env).returncode
+        ):
+            raise ComponentError("apt", f"installing {' '.join(missing)} failed (see the apt output above)", None)
 
 
 def build_binaries(s: Settings) -> None:

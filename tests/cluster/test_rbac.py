@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 from cluster_waits import wait_for
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 pytestmark = pytest.mark.cluster
+
+CLUSTER_DIR = Path(__file__).resolve().parents[2] / "cluster"
 
 
 def _can_create_pods(authz: client.AuthorizationV1Api, namespace: str, user: str) -> bool:
@@ -68,3 +73,23 @@ def test_unbound_serviceaccount_is_denied_create_pods_until_a_rolebinding_allows
     )
     created = as_spark.create_namespaced_pod(namespace, _parked_pod("allowed"))
     assert created.metadata.name == "allowed"
+
+
+def test_sa_kubeconfig_command_writes_a_kubeconfig_that_acts_as_the_serviceaccount(local_cluster, namespace, tmp_path):
+    core = client.CoreV1Api(local_cluster.api_client())
+    core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="cli")))
+    output = tmp_path / "cli.kubeconfig"
+
+    proc = subprocess.run(
+        [str(CLUSTER_DIR / "sa-kubeconfig"), namespace, "cli", "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(output)
+    review = client.AuthenticationV1Api(local_cluster.api_client(output)).create_self_subject_review(
+        client.V1SelfSubjectReview()
+    )
+    assert review.status.user_info.username == f"system:serviceaccount:{namespace}:cli"
