@@ -27,6 +27,18 @@ SMOKE_JOB = PROJECT_ROOT / "tests" / "data" / "k8s_smoke_job.py"
 #: A cold image build and push take minutes; the job itself about a minute.
 BUILD_TIMEOUT_SECONDS = 20 * 60
 SUBMIT_TIMEOUT_SECONDS = 10 * 60
+#: Settings of the small test job: two executors that fit on the real node beside the driver.
+SMALL_JOB_ON_REAL_NODE = {
+    "spark.kubernetes.node.selector.sparkplane.dev/node-type": "real",
+    "spark.executor.instances": "2",
+    # The real node has two cores: requests of half a core let driver and executors fit.
+    "spark.kubernetes.driver.request.cores": "0.5",
+    "spark.kubernetes.executor.request.cores": "0.5",
+    "spark.driver.memory": "512m",
+    "spark.executor.memory": "512m",
+    # Keep executor pods after the job so the test can inspect them; deleted at the end.
+    "spark.kubernetes.executor.deleteOnTermination": "false",
+}
 
 
 @pytest.fixture(scope="module")
@@ -105,17 +117,8 @@ def test_spark_submit_in_cluster_mode_runs_driver_and_executors_on_the_real_node
     app = f"smoke-{uuid.uuid4().hex[:8]}"
     core.create_namespaced_config_map(NAMESPACE, client.V1ConfigMap(
         metadata=client.V1ObjectMeta(name=app), data={"k8s_smoke_job.py": SMOKE_JOB.read_text()}))
-    conf = bootstrap_spark_conf(pushed_image["pinned"]) | {
+    conf = bootstrap_spark_conf(pushed_image["pinned"]) | SMALL_JOB_ON_REAL_NODE | {
         "spark.kubernetes.driver.podTemplateFile": str(driver_template_running(app, tmp_path / "driver.yaml")),
-        "spark.kubernetes.node.selector.sparkplane.dev/node-type": "real",
-        "spark.executor.instances": "2",
-        # The real node has two cores: requests of half a core let driver and executors fit.
-        "spark.kubernetes.driver.request.cores": "0.5",
-        "spark.kubernetes.executor.request.cores": "0.5",
-        "spark.driver.memory": "512m",
-        "spark.executor.memory": "512m",
-        # Keep executor pods after the job so the test can inspect them; deleted below.
-        "spark.kubernetes.executor.deleteOnTermination": "false",
         "spark.kubernetes.submission.waitAppCompletion": "true",
     }
     argv = [str(Path(sys.executable).parent / "spark-submit"), "--master", f"k8s://{local_cluster.settings.apiserver_url}",
@@ -152,3 +155,55 @@ def test_spark_submit_in_cluster_mode_runs_driver_and_executors_on_the_real_node
             app_id = pod.metadata.labels["spark-app-selector"]
             core.delete_collection_namespaced_pod(NAMESPACE, label_selector=f"spark-app-selector={app_id}", grace_period_seconds=0)
         core.delete_namespaced_config_map(app, NAMESPACE)
+
+
+def test_driver_started_as_a_pod_runs_executors_from_the_template_inside_the_image(local_cluster, pushed_image):
+    """The operator's path: no spark-submit outside; the driver pod runs Spark in client mode."""
+    core = client.CoreV1Api(local_cluster.api_client())
+    name = f"pod-driver-{uuid.uuid4().hex[:8]}"
+    core.create_namespaced_config_map(NAMESPACE, client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name=name), data={"k8s_smoke_job.py": SMOKE_JOB.read_text()}))
+    conf = bootstrap_spark_conf(pushed_image["pinned"]) | SMALL_JOB_ON_REAL_NODE | {
+        "spark.master": "k8s://https://kubernetes.default.svc",
+        "spark.kubernetes.driver.pod.name": name,
+        # Executors reach the driver at its pod IP; Kubernetes expands $(VAR) in args.
+        "spark.driver.host": "$(SPARK_DRIVER_BIND_ADDRESS)",
+        "spark.kubernetes.executor.podTemplateFile": "/opt/spark/pod-templates/executor.yaml",
+    }
+    del conf["spark.kubernetes.driver.podTemplateFile"]
+    pod = yaml.safe_load((DEFAULT_MANIFEST_DIR / "pod-templates" / "driver.yaml").read_text())
+    pod["metadata"] = {"name": name}
+    pod["spec"].update(
+        restartPolicy="Never", serviceAccountName="spark-sa", nodeSelector=local_cluster.real_node_selector,
+        volumes=[{"name": "job", "configMap": {"name": name}}],
+    )
+    pod["spec"]["containers"][0].update(
+        image=pushed_image["pinned"],
+        args=["driver", "--name", name, *[a for k, v in conf.items() for a in ("--conf", f"{k}={v}")],
+              "local:///opt/spark/smoke/k8s_smoke_job.py"],
+        env=[{"name": "SPARK_DRIVER_BIND_ADDRESS", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+        volumeMounts=[{"name": "job", "mountPath": "/opt/spark/smoke"}],
+        resources={"requests": {"cpu": "500m", "memory": "1Gi"}},
+    )
+    core.create_namespaced_pod(NAMESPACE, pod)
+    try:
+        phase = wait_for_pod_finished(core, NAMESPACE, name, timeout_seconds=SUBMIT_TIMEOUT_SECONDS)
+        log = pod_log(core, name)
+        assert phase == "Succeeded", log[-4000:]
+        executors = [
+            p for p in core.list_namespaced_pod(NAMESPACE, label_selector="spark-role=executor").items
+            if any(ref.name == name for ref in p.metadata.owner_references or [])
+        ]
+        assert len(executors) == 2
+        assert {p.spec.service_account_name for p in executors} == {"spark-executor"}
+        (line,) = [l for l in log.splitlines() if l.startswith("SMOKE-RESULT ")]
+        report = json.loads(line.removeprefix("SMOKE-RESULT "))
+        assert report["total"] == 500500
+        assert {t["host"] for t in report["tasks"]} <= {p.metadata.name for p in executors}
+        assert "forbidden" not in log.lower(), "the driver hit an RBAC denial"
+    finally:
+        for executor in core.list_namespaced_pod(NAMESPACE, label_selector="spark-role=executor").items:
+            if any(ref.name == name for ref in executor.metadata.owner_references or []):
+                core.delete_namespaced_pod(executor.metadata.name, NAMESPACE, grace_period_seconds=0)
+        core.delete_namespaced_pod(name, NAMESPACE, grace_period_seconds=0)
+        core.delete_namespaced_config_map(name, NAMESPACE)

@@ -31,4 +31,5 @@ def copy_build_context(target: Path) -> Path:
     """Copy what the image is built from into ``target`` (laid out like the repository)."""
     shutil.copytree(PROJECT_ROOT / "image", target / "image", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(PROJECT_ROOT / "jobs", target / "jobs", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(PROJECT_ROOT / "spark-bootstrap" / "pod-templates", target / "spark-bootstrap" / "pod-templates")
     return target

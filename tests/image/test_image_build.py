@@ -152,3 +152,9 @@ def test_image_contents_cli_exits_2_for_an_image_that_does_not_exist():
 
     assert result.returncode == 2
     assert result.stderr.startswith("error: docker cannot inspect sparkplane/spark:no-such-tag")
+
+
+def test_image_carries_the_bootstrap_pod_templates(built_image):
+    for name in ("driver.yaml", "executor.yaml"):
+        inside = docker_run(built_image["image"], "cat", f"/opt/spark/pod-templates/{name}").stdout
+        assert inside == (PROJECT_ROOT / "spark-bootstrap" / "pod-templates" / name).read_text()
