@@ -12,7 +12,10 @@ from pathlib import Path
 
 from . import configs
 from .procs import ComponentError, Processes, run
-from .settings import Settings
+from .settings import NODE_TYPE_LABEL, Settings
+
+# Port 9 (discard) on loopback: nothing listens there, connections are refused.
+NO_EGRESS_PROXY = "http://127.0.0.1:9"
 
 
 def _get(url: str, *, context: ssl.SSLContext | None = None, timeout: float = 2) -> int:
@@ -146,7 +149,13 @@ def start_registry(s: Settings, procs: Processes) -> None:
 def start_containerd(s: Settings, procs: Processes) -> None:
     config = _write(s.state_dir / "containerd.toml", configs.containerd_toml(s))
     _write(s.data_dir / "cni" / "net.d" / "10-sparkplane.conflist", configs.cni_conflist(s))
-    procs.start("containerd", ["/usr/bin/containerd", "--config", str(config)], config=config.read_text())
+    # Only the local registry may be pulled from: any other registry goes to a
+    # proxy address where nothing listens, so the pull fails at once on this
+    # machine instead of sending traffic (or even a DNS query) anywhere else.
+    local_only = {"HTTP_PROXY": NO_EGRESS_PROXY, "HTTPS_PROXY": NO_EGRESS_PROXY, "NO_PROXY": "127.0.0.1,localhost"}
+    procs.start(
+        "containerd", ["/usr/bin/containerd", "--config", str(config)], env=local_only, config=config.read_text()
+    )
 
     def answers() -> bool:
         run(["ctr", "--address", str(s.containerd_socket), "version"], what="containerd")
@@ -156,8 +165,6 @@ def start_containerd(s: Settings, procs: Processes) -> None:
 
 
 def start_kubelet(s: Settings, procs: Processes) -> None:
-    from .settings import NODE_TYPE_LABEL
-
     config = _write(s.state_dir / "kubelet.json", configs.kubelet_config(s))
     _write(s.data_dir / "kubelet-resolv.conf", f"nameserver {s.dns_service_ip}\n")
     procs.start("kubelet", [

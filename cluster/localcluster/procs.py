@@ -76,11 +76,12 @@ class Processes:
     def start(self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None, config: str = "") -> int:
         """Start ``argv`` in its own session unless it already runs; return its pid.
 
-        A running process whose command line or ``config`` (the text of its
-        config files) differs from this call is restarted, so that a second
+        A running process whose command line, extra ``env`` or ``config`` (the
+        text of its config files) differs from this call is restarted, so that a second
         ``up`` with other settings takes effect.
         """
-        fingerprint = hashlib.sha256("\0".join([*argv, config]).encode()).hexdigest()
+        extra_env = sorted((env or {}).items())
+        fingerprint = hashlib.sha256("\0".join([*argv, config, repr(extra_env)]).encode()).hexdigest()
         pid = self.running_pid(name)
         if pid and self._recorded_fingerprint(name) == fingerprint:
             return pid

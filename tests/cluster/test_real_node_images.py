@@ -6,7 +6,7 @@ import re
 
 import pytest
 from cluster_pods import python_pod, run_to_completion
-from cluster_waits import pod_events
+from cluster_waits import pod_events, wait_for
 from kubernetes import client
 
 pytestmark = pytest.mark.cluster
@@ -39,3 +39,20 @@ def test_locally_built_image_is_pulled_by_the_kubelet_then_found_present(
     )
     second = _pulled_message(core, namespace, "second")
     assert "already present on machine" in second, second
+
+
+def test_image_from_an_outside_registry_fails_on_this_machine(local_cluster, namespace):
+    core = client.CoreV1Api(local_cluster.api_client())
+    pod = python_pod(
+        "outside", "docker.io/library/python:3-slim", "pass", node_selector=local_cluster.real_node_selector
+    )
+    core.create_namespaced_pod(namespace, pod)
+
+    failed = wait_for(
+        lambda: [e.message for e in pod_events(core, namespace, "outside") if e.reason == "Failed"],
+        bool,
+        timeout_seconds=60,
+        what="the pull from docker.io to fail",
+    )
+    # Refused by the loopback proxy containerd is given: nothing left the machine.
+    assert "proxyconnect tcp: dial tcp 127.0.0.1:9" in failed[0], failed[0]
