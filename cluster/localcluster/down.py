@@ -110,9 +110,10 @@ def down(s: Settings) -> bool:
     if stuck := host.unmount_all(s.state_dir):
         failures.append(f"could not unmount {', '.join(stuck)}; {s.data_dir} is kept")
     attempt("removing links, routes and SPARKPLANE-FORWARD", host.teardown_network, s)
-    attempt("restoring sysctls", host.restore_sysctls, s)
     if host.recorded(s, "docker_started_by_up"):
+        # Before the sysctls, which stay on while a dockerd of docker-up runs.
         attempt("stopping dockerd", subprocess.run, [str(CLUSTER_DIR / "docker-down")])
+    attempt("restoring sysctls", host.restore_sysctls, s)
     if not failures:
         host.forget_state(s)
         running_settings_file(s.cache_dir).unlink(missing_ok=True)

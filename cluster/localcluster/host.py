@@ -11,6 +11,7 @@ import json
 import os
 import shlex
 import subprocess
+import time
 from pathlib import Path
 
 from .procs import run
@@ -61,17 +62,36 @@ def _sysctl_path(key: str) -> Path:
 
 def apply_sysctls(s: Settings) -> None:
     """Set the kernel settings the cluster needs, remembering the originals."""
+    record_once(s, "sysctls_recorded_at", time.time())
     record_once(s, "sysctls", {key: _sysctl_path(key).read_text().strip() for key in SYSCTLS})
     for key, value in SYSCTLS.items():
         _sysctl_path(key).write_text(value)
 
 
 def restore_sysctls(s: Settings) -> None:
-    for key, value in (recorded(s, "sysctls") or {}).items():
+    """Put back the values ``up`` found; ip_forward stays on while docker-up's dockerd runs."""
+    originals = dict(recorded(s, "sysctls") or {})
+    docker_before = s.cache_dir / "docker" / "ip_forward.before"
+    if "net/ipv4/ip_forward" in originals and docker_before.exists() and _dockerd_of_docker_up_runs(s):
+        original = originals.pop("net/ipv4/ip_forward")
+        if recorded(s, "sysctls_recorded_at", 0) < docker_before.stat().st_mtime:
+            # The cluster came first, so its record is the machine's original:
+            # docker-down restores it when it stops dockerd.
+            docker_before.write_text(original + "\n")
+    for key, value in originals.items():
         try:
             _sysctl_path(key).write_text(value)
         except OSError as e:
             print(f"down: could not restore {key}={value}: {e}")
+
+
+def _dockerd_of_docker_up_runs(s: Settings) -> bool:
+    pid_file = s.cache_dir / "docker" / "dockerd.pid"
+    try:
+        os.kill(int(pid_file.read_text()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
