@@ -30,7 +30,12 @@ with DAG(
         task_id="run_smoke_test",
         application="spark_smoke_test.py",
         application_args=["--lines", "{{ params.lines }}", "--partitions", "4"],
-        conf={"spark.executor.instances": "{{ params.executors }}"},
+        conf={
+            "spark.executor.instances": "{{ params.executors }}",
+            # A smoke test needs little CPU: half a core each fits a small node.
+            "spark.kubernetes.driver.request.cores": "500m",
+            "spark.kubernetes.executor.request.cores": "500m",
+        },
         driver_memory="512m",
         executor_memory="512m",
     )

@@ -11,8 +11,10 @@ A pull fails when the pod is on a node labelled ``sparkplane.dev/simulate-pull=f
 ``sparkplane.dev/simulate-pull: fail``. KWOK's selectors see only the pod, so
 the failing nodes are written into the stage by name.
 
-Simulated nodes carry no taint, so DaemonSet pods land on them; keep other
-workloads off with ``nodeSelector: {sparkplane.dev/node-type: real}``.
+Simulated nodes carry KWOK's taint ``kwok.x-k8s.io/node=fake:NoSchedule``: a pod
+lands on one only when it tolerates it (``SIMULATED_NODE_TOLERATION``). Without it,
+the scheduler would place real work there, such as the executors Spark creates, which
+would "run" without running anything.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import json
 
 from .settings import NODE_TYPE_LABEL, SIMULATE_PULL_ANNOTATION, SIMULATE_PULL_LABEL, Settings
 
+#: The taint on every simulated node, and the toleration that lets a pod onto one.
+SIMULATED_NODE_TAINT = {"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"}
+SIMULATED_NODE_TOLERATION = {"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}
 NOT_DELETING = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"}
 WAITING_REASON = ".status.containerStatuses.[].state.waiting.reason"
 # KWOK rejects an empty "NotIn" list; no node has this name.
@@ -229,7 +234,7 @@ def node_manifests(s: Settings) -> dict:
                 "apiVersion": "v1",
                 "kind": "Node",
                 "metadata": {"name": name, "labels": labels, "annotations": {"kwok.x-k8s.io/node": "fake"}},
-                "spec": {},
+                "spec": {"taints": [SIMULATED_NODE_TAINT]},
             }
         )
     return {"apiVersion": "v1", "kind": "List", "items": items}

@@ -21,12 +21,39 @@ SPARK_CONTAINER_IMAGE = "spark.kubernetes.container.image"
 SPARK_EXECUTOR_POD_NAME_PREFIX = "spark.kubernetes.executor.podNamePrefix"
 SPARK_EXECUTOR_LABEL_PREFIX = "spark.kubernetes.executor.label."
 SPARK_EXECUTOR_ANNOTATION_PREFIX = "spark.kubernetes.executor.annotation."
+SPARK_DRIVER_SERVICE_ACCOUNT = "spark.kubernetes.authenticate.driver.serviceAccountName"
 SPARK_EXECUTOR_SERVICE_ACCOUNT = "spark.kubernetes.authenticate.executor.serviceAccountName"
+SPARK_DRIVER_POD_TEMPLATE = "spark.kubernetes.driver.podTemplateFile"
 SPARK_EXECUTOR_POD_TEMPLATE = "spark.kubernetes.executor.podTemplateFile"
+#: When true (Spark's default) the driver deletes "its" volume claims by label at the end,
+#: which needs a right on persistentvolumeclaims; the platform uses none, so asks for none.
+SPARK_DRIVER_OWN_PVC = "spark.kubernetes.driver.ownPersistentVolumeClaim"
+#: CPU the driver pod requests; Spark's key, honoured for the pod the platform creates.
+SPARK_DRIVER_REQUEST_CORES = "spark.kubernetes.driver.request.cores"
+SPARK_DRIVER_CORES = "spark.driver.cores"
+#: CPU an executor pod requests, independent of the task slots (spark.executor.cores).
+SPARK_EXECUTOR_REQUEST_CORES = "spark.kubernetes.executor.request.cores"
 SPARK_EXECUTOR_INSTANCES = "spark.executor.instances"
 SPARK_EXECUTOR_MEMORY = "spark.executor.memory"
 SPARK_EXECUTOR_CORES = "spark.executor.cores"
 SPARK_DRIVER_MEMORY = "spark.driver.memory"
+
+#: Settings every driver gets unless the task overrides them, wherever it runs: its output
+#: goes to the task log, where people look for the job's own lines.
+TASK_LOG_CONF: dict[str, str] = {
+    # Spark's INFO logging buries the job's own output; WARN matches what a notebook shows.
+    "spark.log.level": "WARN",
+    # The console progress bar redraws one line with carriage returns: noise in a task log.
+    "spark.ui.showConsoleProgress": "false",
+}
+
+# --- the cluster bootstrap (spark-bootstrap/) -----------------------------------------------
+#: Namespace of Spark's pods.
+SPARK_NAMESPACE_NAME = "spark"
+#: The driver's identity: may manage executor pods, services and configmaps in the namespace.
+DRIVER_SERVICE_ACCOUNT = "spark-sa"
+#: The executors' identity: no role, and no token mounted.
+EXECUTOR_SERVICE_ACCOUNT = "spark-executor"
 
 # --- the platform's Spark image (image/Dockerfile) ----------------------------------------
 #: Where the image keeps the jobs/ folder; applications are referenced as local:// paths.

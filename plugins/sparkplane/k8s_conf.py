@@ -11,25 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sparkplane import constants as c
+
 #: The namespace of Spark's pods (spark-bootstrap/00-namespaces.yaml).
-NAMESPACE = "spark"
-#: The driver's identity: may manage executor pods, services and configmaps in NAMESPACE.
-DRIVER_SERVICE_ACCOUNT = "spark-sa"
-#: The executors' identity: no role, and no token mounted.
-EXECUTOR_SERVICE_ACCOUNT = "spark-executor"
+NAMESPACE = c.SPARK_NAMESPACE_NAME
 #: Pod templates carrying the "restricted" security context Spark's own pods lack.
 POD_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "spark-bootstrap" / "pod-templates"
-
-# Spark configuration keys, named once.
-CONF_NAMESPACE = "spark.kubernetes.namespace"
-CONF_IMAGE = "spark.kubernetes.container.image"
-CONF_DRIVER_SERVICE_ACCOUNT = "spark.kubernetes.authenticate.driver.serviceAccountName"
-CONF_EXECUTOR_SERVICE_ACCOUNT = "spark.kubernetes.authenticate.executor.serviceAccountName"
-CONF_DRIVER_POD_TEMPLATE = "spark.kubernetes.driver.podTemplateFile"
-CONF_EXECUTOR_POD_TEMPLATE = "spark.kubernetes.executor.podTemplateFile"
-# When true (Spark's default), the driver deletes "its" PVCs at the end by label, which needs
-# a right on persistentvolumeclaims; the platform uses no volume claims, so it asks for none.
-CONF_DRIVER_OWN_PVC = "spark.kubernetes.driver.ownPersistentVolumeClaim"
 
 
 def bootstrap_spark_conf(image: str, *, pod_template_dir: Path = POD_TEMPLATE_DIR) -> dict[str, str]:
@@ -39,11 +26,11 @@ def bootstrap_spark_conf(image: str, *, pod_template_dir: Path = POD_TEMPLATE_DI
     :param pod_template_dir: folder with ``driver.yaml`` and ``executor.yaml``.
     """
     return {
-        CONF_NAMESPACE: NAMESPACE,
-        CONF_IMAGE: image,
-        CONF_DRIVER_SERVICE_ACCOUNT: DRIVER_SERVICE_ACCOUNT,
-        CONF_EXECUTOR_SERVICE_ACCOUNT: EXECUTOR_SERVICE_ACCOUNT,
-        CONF_DRIVER_POD_TEMPLATE: str(pod_template_dir / "driver.yaml"),
-        CONF_EXECUTOR_POD_TEMPLATE: str(pod_template_dir / "executor.yaml"),
-        CONF_DRIVER_OWN_PVC: "false",
+        c.SPARK_NAMESPACE: NAMESPACE,
+        c.SPARK_CONTAINER_IMAGE: image,
+        c.SPARK_DRIVER_SERVICE_ACCOUNT: c.DRIVER_SERVICE_ACCOUNT,
+        c.SPARK_EXECUTOR_SERVICE_ACCOUNT: c.EXECUTOR_SERVICE_ACCOUNT,
+        c.SPARK_DRIVER_POD_TEMPLATE: str(pod_template_dir / "driver.yaml"),
+        c.SPARK_EXECUTOR_POD_TEMPLATE: str(pod_template_dir / "executor.yaml"),
+        c.SPARK_DRIVER_OWN_PVC: "false",
     }

@@ -40,8 +40,8 @@ class KubernetesTarget:
 
     namespace: str
     image: str
-    driver_service_account: str = "spark-sa"
-    executor_service_account: str = "spark-executor"
+    driver_service_account: str = c.DRIVER_SERVICE_ACCOUNT
+    executor_service_account: str = c.EXECUTOR_SERVICE_ACCOUNT
 
 
 def memory_request_mib(jvm_memory: str) -> int:
@@ -51,10 +51,16 @@ def memory_request_mib(jvm_memory: str) -> int:
     return int(heap_mib + max(MIN_MEMORY_OVERHEAD_MIB, heap_mib * MEMORY_OVERHEAD_FACTOR))
 
 
+def driver_cpu_request(conf: Mapping[str, str]) -> str:
+    """Return the driver pod's CPU request as Spark would set it for a driver pod of its own."""
+    return conf.get(c.SPARK_DRIVER_REQUEST_CORES) or conf.get(c.SPARK_DRIVER_CORES) or "1"
+
+
 def build_driver_conf(spec: SparkJobSpec, task_try: TaskTry, target: KubernetesTarget) -> dict[str, str]:
     """Return the Spark settings of a driver running in a pod; the task's own conf wins."""
     driver_name = task_try.driver_name()
     conf = {
+        **c.TASK_LOG_CONF,
         c.SPARK_MASTER: c.IN_CLUSTER_MASTER,
         c.SPARK_NAMESPACE: target.namespace,
         c.SPARK_DRIVER_POD_NAME: driver_name,
@@ -70,6 +76,7 @@ def build_driver_conf(spec: SparkJobSpec, task_try: TaskTry, target: KubernetesT
         c.SPARK_EXECUTOR_MEMORY: spec.executor_memory,
         c.SPARK_EXECUTOR_CORES: str(spec.executor_cores),
         c.SPARK_DRIVER_MEMORY: spec.driver_memory,
+        c.SPARK_DRIVER_OWN_PVC: "false",
     }
     for key, value in task_try.labels().items():
         conf[c.SPARK_EXECUTOR_LABEL_PREFIX + key] = value
@@ -120,7 +127,7 @@ def build_driver_pod(spec: SparkJobSpec, task_try: TaskTry, target: KubernetesTa
                         {"name": "spark-ui", "containerPort": c.SPARK_UI_PORT},
                     ],
                     "resources": {
-                        "requests": {"cpu": "1", "memory": f"{memory_mib}Mi"},
+                        "requests": {"cpu": driver_cpu_request(conf), "memory": f"{memory_mib}Mi"},
                         "limits": {"memory": f"{memory_mib}Mi"},
                     },
                     "securityContext": {

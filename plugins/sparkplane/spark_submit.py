@@ -8,15 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sparkplane.constants import TASK_LOG_CONF
 from sparkplane.job_spec import SparkJobSpec
 
-#: Settings every local run gets unless the task overrides them.
-LOCAL_DEFAULT_CONF: dict[str, str] = {
-    # Spark's INFO logging buries the job's own output; WARN matches what a notebook shows.
-    "spark.log.level": "WARN",
-    # The console progress bar redraws one line with carriage returns: noise in a task log.
-    "spark.ui.showConsoleProgress": "false",
-}
 
 
 def master_args(master: str) -> list[str]:
@@ -46,7 +40,7 @@ def build_local_submit(
     spec: SparkJobSpec, *, spark_submit: Path, master: str, application_path: Path
 ) -> list[str]:
     """Return the argv that runs ``spec`` with a local master (executors are driver threads)."""
-    conf = {**LOCAL_DEFAULT_CONF, **spec.conf}
+    conf = {**TASK_LOG_CONF, **spec.conf}
     return [
         str(spark_submit),
         *master_args(master),

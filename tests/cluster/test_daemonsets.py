@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 from cluster_waits import wait_for
 from kubernetes import client
+from localcluster.kwok import SIMULATED_NODE_TOLERATION
 
 pytestmark = pytest.mark.cluster
 
@@ -21,6 +22,7 @@ def _daemonset(name: str, image: str) -> client.V1DaemonSet:
                 metadata=client.V1ObjectMeta(labels=labels),
                 spec=client.V1PodSpec(
                     termination_grace_period_seconds=0,
+                    tolerations=[client.V1Toleration(**SIMULATED_NODE_TOLERATION)],
                     containers=[client.V1Container(name="pause", image=image)],
                 ),
             ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from cluster_waits import pod_events, wait_for
 from kubernetes import client
+from localcluster.kwok import SIMULATED_NODE_TOLERATION
 
 pytestmark = pytest.mark.cluster
 
@@ -16,6 +17,7 @@ def _pod(name: str, node: str, annotations: dict[str, str] | None = None) -> cli
         metadata=client.V1ObjectMeta(name=name, annotations=annotations),
         spec=client.V1PodSpec(
             node_selector={"kubernetes.io/hostname": node},
+            tolerations=[client.V1Toleration(**SIMULATED_NODE_TOLERATION)],
             containers=[client.V1Container(name="app", image="127.0.0.1:5000/sparkplane/not-pulled:1")],
         ),
     )

@@ -70,3 +70,17 @@ def test_pod_memory_adds_pyspark_overhead_to_the_heap():
 
 def test_absolute_application_paths_are_kept():
     assert application_uri(SparkJobSpec(application="/opt/other/x.py", name="x")) == "local:///opt/other/x.py"
+
+
+def test_driver_pod_cpu_request_follows_sparks_own_settings():
+    def cpu(conf: dict[str, str]) -> str:
+        spec = SparkJobSpec(application="job.py", name="job", conf=conf)
+        return build_driver_pod(spec, TRY, TARGET)["spec"]["containers"][0]["resources"]["requests"]["cpu"]
+
+    assert cpu({}) == "1"
+    assert cpu({"spark.driver.cores": "2"}) == "2"
+    assert cpu({"spark.driver.cores": "2", "spark.kubernetes.driver.request.cores": "500m"}) == "500m"
+
+
+def test_driver_asks_for_no_volume_claim_rights():
+    assert build_driver_conf(SPEC, TRY, TARGET)["spark.kubernetes.driver.ownPersistentVolumeClaim"] == "false"
