@@ -72,7 +72,7 @@ def restore_sysctls(s: Settings) -> None:
     """Put back the values ``up`` found; ip_forward stays on while docker-up's dockerd runs."""
     originals = dict(recorded(s, "sysctls") or {})
     docker_before = s.cache_dir / "docker" / "ip_forward.before"
-    if "net/ipv4/ip_forward" in originals and docker_before.exists() and _dockerd_of_docker_up_runs(s):
+    if "net/ipv4/ip_forward" in originals and docker_before.exists() and dockerd_of_docker_up_runs(s):
         original = originals.pop("net/ipv4/ip_forward")
         if recorded(s, "sysctls_recorded_at", 0) < docker_before.stat().st_mtime:
             # The cluster came first, so its record is the machine's original:
@@ -85,7 +85,8 @@ def restore_sysctls(s: Settings) -> None:
             print(f"down: could not restore {key}={value}: {e}")
 
 
-def _dockerd_of_docker_up_runs(s: Settings) -> bool:
+def dockerd_of_docker_up_runs(s: Settings) -> bool:
+    """Return whether a dockerd started by cluster/docker-up is alive (its pid file may be stale)."""
     pid_file = s.cache_dir / "docker" / "dockerd.pid"
     try:
         os.kill(int(pid_file.read_text()), 0)

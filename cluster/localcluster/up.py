@@ -57,12 +57,12 @@ def build_binaries(s: Settings) -> None:
 
 
 def start_docker(s: Settings) -> None:
-    pid_file = s.cache_dir / "docker" / "dockerd.pid"
-    had_pid_file = pid_file.exists()
+    # A pid file left by a machine restart is stale: ask whether its process lives.
+    was_running = host.dockerd_of_docker_up_runs(s)
     proc = subprocess.run([str(CLUSTER_DIR / "docker-up")])
     if proc.returncode != 0:
         raise ComponentError("dockerd", "cluster/docker-up failed", s.cache_dir / "docker" / "dockerd.log")
-    if pid_file.exists() and not had_pid_file:
+    if not was_running and host.dockerd_of_docker_up_runs(s):
         host.record_once(s, "docker_started_by_up", True)
 
 
