@@ -31,11 +31,11 @@ with DAG(
         application="spark_smoke_test.py",
         application_args=["--lines", "{{ params.lines }}", "--partitions", "4"],
         conf={
-            "spark.executor.instances": "{{ params.executors }}",
             # A smoke test needs little CPU: half a core each fits a small node.
             "spark.kubernetes.driver.request.cores": "500m",
             "spark.kubernetes.executor.request.cores": "500m",
         },
+        executor_instances="{{ params.executors }}",
         driver_memory="512m",
         executor_memory="512m",
     )

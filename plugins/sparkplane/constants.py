@@ -8,6 +8,9 @@ from __future__ import annotations
 
 # --- Spark settings used to run a driver pod in client mode inside the cluster --------------
 SPARK_MASTER = "spark.master"
+#: Spark on Kubernetes takes the application id from here when set: the platform sets one per
+#: task try, so the id (and its Spark UI or history link) is known before the driver starts.
+SPARK_APP_ID = "spark.app.id"
 #: The namespace executors are created in.
 SPARK_NAMESPACE = "spark.kubernetes.namespace"
 #: The driver's own pod name: Spark then makes it the owner of every executor, so deleting
@@ -70,8 +73,13 @@ SPARK_UI_PORT = 4040
 # --- Kubernetes ----------------------------------------------------------------------------
 #: The API server as pods see it, through the kubernetes.default Service.
 IN_CLUSTER_MASTER = "k8s://https://kubernetes.default.svc:443"
+#: Seconds a failed driver is kept for inspection, counted from its end; the platform's pod
+#: sweep deletes it (and so its executors) afterwards.
+KEEP_FAILED_ANNOTATION = "sparkplane.dev/keep-failed-seconds"
 #: Label Spark puts on its pods; we put it on the driver we create too.
 SPARK_ROLE_LABEL = "spark-role"
+#: Label Spark puts the application id in, on executors; we put it on the driver too.
+APPLICATION_ID_LABEL = "spark-app-selector"
 POD_SUCCEEDED = "Succeeded"
 POD_FAILED = "Failed"
 POD_TERMINAL_PHASES = frozenset({POD_SUCCEEDED, POD_FAILED})

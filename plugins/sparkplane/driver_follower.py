@@ -252,7 +252,9 @@ class DriverFollower:
             self.log.info("%s", line.text)
 
     def _event(self, status: str, message: str, **details: Any) -> dict[str, Any]:
-        return {"status": status, "message": message, **details}
+        pod = self._pod
+        started = pod is not None and _container_started(pod, self.container)
+        return {"status": status, "message": message, "container_started": started, **details}
 
 
 def _now() -> datetime:

@@ -24,6 +24,15 @@ class SparkJobFailed(AirflowException):
         self.fix = fix
 
 
+class PreflightFailed(AirflowFailException):
+    """A check before submission shows the job cannot work as configured; retrying cannot help."""
+
+    def __init__(self, cause: str, fix: str) -> None:
+        super().__init__(f"{cause}\nFix: {fix}")
+        self.cause = cause
+        self.fix = fix
+
+
 class KubernetesPermissionDenied(AirflowFailException):
     """The platform's own identity may not do something it needs; fix RBAC, retrying cannot help."""
 

@@ -99,14 +99,16 @@ class SparkKubernetesHook:
     def read_pod_log_tail(self, name: str, namespace: str, *, container: str, lines: int) -> list[str]:
         """Return the last ``lines`` lines a container wrote (empty if none can be read)."""
         try:
-            text = self.core_v1.read_namespaced_pod_log(
-                name=name, namespace=namespace, container=container, tail_lines=lines
+            # Raw bytes: this client version hands a preloaded log back as the repr of bytes
+            # ("b'...\\n...'"), one line with escaped newlines.
+            response = self.core_v1.read_namespaced_pod_log(
+                name=name, namespace=namespace, container=container, tail_lines=lines, _preload_content=False
             )
         except ApiException as error:
             if error.status in (HTTP_NOT_FOUND, 400):  # pod gone, or container never started
                 return []
             raise _translate(error, action=f"get pods/log in namespace {namespace!r}") from error
-        return text.splitlines()
+        return response.data.decode("utf-8", errors="replace").splitlines()
 
     def is_allowed(self, *, service_account: str, namespace: str, verb: str, resource: str, subresource: str = "") -> bool:
         """Return whether ``service_account`` of ``namespace`` may ``verb`` ``resource`` there."""

@@ -56,12 +56,18 @@ def driver_cpu_request(conf: Mapping[str, str]) -> str:
     return conf.get(c.SPARK_DRIVER_REQUEST_CORES) or conf.get(c.SPARK_DRIVER_CORES) or "1"
 
 
+def application_id(task_try: TaskTry) -> str:
+    """Return the Spark application id of one try: unique per try, usable as a label value."""
+    return task_try.driver_name().removesuffix("-driver")
+
+
 def build_driver_conf(spec: SparkJobSpec, task_try: TaskTry, target: KubernetesTarget) -> dict[str, str]:
     """Return the Spark settings of a driver running in a pod; the task's own conf wins."""
     driver_name = task_try.driver_name()
     conf = {
         **c.TASK_LOG_CONF,
         c.SPARK_MASTER: c.IN_CLUSTER_MASTER,
+        c.SPARK_APP_ID: application_id(task_try),
         c.SPARK_NAMESPACE: target.namespace,
         c.SPARK_DRIVER_POD_NAME: driver_name,
         # Kubernetes substitutes $(VAR) in container args from the container's environment.
@@ -69,7 +75,7 @@ def build_driver_conf(spec: SparkJobSpec, task_try: TaskTry, target: KubernetesT
         c.SPARK_DRIVER_PORT: str(c.DRIVER_PORT),
         c.SPARK_BLOCK_MANAGER_PORT: str(c.BLOCK_MANAGER_PORT),
         c.SPARK_CONTAINER_IMAGE: target.image,
-        c.SPARK_EXECUTOR_POD_NAME_PREFIX: driver_name.removesuffix("-driver"),
+        c.SPARK_EXECUTOR_POD_NAME_PREFIX: application_id(task_try),
         c.SPARK_EXECUTOR_SERVICE_ACCOUNT: target.executor_service_account,
         c.SPARK_EXECUTOR_POD_TEMPLATE: c.IMAGE_EXECUTOR_POD_TEMPLATE,
         c.SPARK_EXECUTOR_INSTANCES: str(spec.executor_instances),
@@ -93,8 +99,14 @@ def application_uri(spec: SparkJobSpec) -> str:
     return f"local://{path}"
 
 
-def build_driver_pod(spec: SparkJobSpec, task_try: TaskTry, target: KubernetesTarget) -> dict[str, Any]:
-    """Return the driver pod manifest for one try of a task."""
+def build_driver_pod(
+    spec: SparkJobSpec, task_try: TaskTry, target: KubernetesTarget, *, keep_failed_seconds: int = 86400
+) -> dict[str, Any]:
+    """Return the driver pod manifest for one try of a task.
+
+    :param keep_failed_seconds: how long a failed driver stays to be inspected (an annotation
+        the pod sweep honours).
+    """
     conf = build_driver_conf(spec, task_try, target)
     args = ["driver", "--name", spec.name]
     for key in sorted(conf):
@@ -107,8 +119,12 @@ def build_driver_pod(spec: SparkJobSpec, task_try: TaskTry, target: KubernetesTa
         "metadata": {
             "name": task_try.driver_name(),
             "namespace": target.namespace,
-            "labels": {**task_try.labels(), c.SPARK_ROLE_LABEL: "driver"},
-            "annotations": task_try.annotations(),
+            "labels": {
+                **task_try.labels(),
+                c.SPARK_ROLE_LABEL: "driver",
+                c.APPLICATION_ID_LABEL: application_id(task_try),
+            },
+            "annotations": {**task_try.annotations(), c.KEEP_FAILED_ANNOTATION: str(keep_failed_seconds)},
         },
         "spec": {
             "serviceAccountName": target.driver_service_account,

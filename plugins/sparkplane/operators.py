@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from functools import cached_property
 from importlib.util import find_spec
 from pathlib import Path
@@ -20,13 +21,16 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from sparkplane import settings
-from sparkplane.constants import DRIVER_CONTAINER_NAME
+from sparkplane.constants import APPLICATION_ID_LABEL, DRIVER_CONTAINER_NAME
 from sparkplane.diagnosis import Diagnosis, explain_failure
 from sparkplane.driver_follower import FollowTimeouts
 from sparkplane.exceptions import JobDefinitionError, PodAlreadyExists, SparkJobFailed
 from sparkplane.hooks import SparkKubernetesHook
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.manifests import KubernetesTarget, build_driver_pod
+from sparkplane.pod_diagnosis import SIGKILL_EXIT_CODE
+from sparkplane.pod_timeline import stage_seconds
+from sparkplane.preflight import run_preflight
 from sparkplane.processes import StreamingProcess
 from sparkplane.run_identity import TaskTry
 from sparkplane.spark_submit import build_local_submit
@@ -47,20 +51,27 @@ class SparkJobOperator(BaseOperator):
     :param conf: Spark configuration, keys starting with ``spark.``. (templated)
     :param env: environment variables for the driver. (templated)
     :param name: Spark application name; defaults to ``<dag_id>.<task_id>``. (templated)
-    :param driver_memory: driver JVM heap, e.g. ``"2g"``.
-    :param executor_memory: executor JVM heap, e.g. ``"2g"``.
-    :param executor_cores: cores per executor.
-    :param executor_instances: number of executors.
+    :param driver_memory: driver JVM heap, e.g. ``"2g"``. (templated)
+    :param executor_memory: executor JVM heap, e.g. ``"2g"``. (templated)
+    :param executor_cores: cores per executor. (templated; a rendered string of digits is accepted)
+    :param executor_instances: number of executors. (templated, like executor_cores)
     :param kubernetes_conn_id: the cluster's Airflow connection; None runs the job locally.
         Defaults to the deployment setting ``SPARKPLANE_KUBERNETES_CONN_ID``.
     :param namespace: namespace of the driver and executors (default: deployment setting).
-    :param image: the platform's Spark image (default: deployment setting).
+    :param image: the platform's Spark image (default: deployment setting). (templated)
     :param deferrable: release the worker slot while the driver runs (Kubernetes mode).
     :param timeouts: per-stage limits while following the driver (Kubernetes mode).
     :param delete_failed_driver: delete a failed driver at once instead of keeping it to inspect.
+    :param keep_failed_driver: how long a failed driver is kept to inspect before the pod sweep
+        deletes it (with its executors).
+    :param preflight: before submitting, check spark-sa's permissions and that the image fits the
+        job (Python, pyspark, the job's imports); see ``sparkplane.preflight``.
     """
 
-    template_fields: Sequence[str] = ("application", "application_args", "conf", "env", "name")
+    template_fields: Sequence[str] = (
+        "application", "application_args", "conf", "env", "name", "image",
+        "driver_memory", "executor_memory", "executor_cores", "executor_instances",
+    )
     template_fields_renderers = {"conf": "json", "env": "json", "application_args": "json"}
     ui_color = "#f6d7a7"
 
@@ -74,14 +85,16 @@ class SparkJobOperator(BaseOperator):
         name: str | None = None,
         driver_memory: str = "1g",
         executor_memory: str = "1g",
-        executor_cores: int = 1,
-        executor_instances: int = 2,
+        executor_cores: int | str = 1,
+        executor_instances: int | str = 2,
         kubernetes_conn_id: str | None = settings.KUBERNETES_CONN_ID,
         namespace: str = settings.SPARK_NAMESPACE,
         image: str | None = settings.SPARK_IMAGE,
         deferrable: bool = True,
         timeouts: FollowTimeouts | None = None,
         delete_failed_driver: bool = False,
+        keep_failed_driver: timedelta = timedelta(hours=24),
+        preflight: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -100,6 +113,8 @@ class SparkJobOperator(BaseOperator):
         self.deferrable = deferrable
         self.timeouts = timeouts or FollowTimeouts()
         self.delete_failed_driver = delete_failed_driver
+        self.keep_failed_driver = keep_failed_driver
+        self.preflight = preflight
         self._process: StreamingProcess | None = None
         self._driver: tuple[str, str] | None = None
 
@@ -113,8 +128,8 @@ class SparkJobOperator(BaseOperator):
             env=self.env,
             driver_memory=self.driver_memory,
             executor_memory=self.executor_memory,
-            executor_cores=self.executor_cores,
-            executor_instances=self.executor_instances,
+            executor_cores=_whole_number("executor_cores", self.executor_cores),
+            executor_instances=_whole_number("executor_instances", self.executor_instances),
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -195,8 +210,13 @@ class SparkJobOperator(BaseOperator):
                 "No Spark image for Kubernetes mode. Build and push one with image/build, then set the "
                 "operator's image argument or the deployment setting SPARKPLANE_SPARK_IMAGE to what it printed."
             )
+        target = KubernetesTarget(namespace=self.namespace, image=self.image)
+        if self.preflight:
+            self._preflight(spec, target)
         task_try = _task_try(context)
-        manifest = build_driver_pod(spec, task_try, KubernetesTarget(namespace=self.namespace, image=self.image))
+        manifest = build_driver_pod(
+            spec, task_try, target, keep_failed_seconds=int(self.keep_failed_driver.total_seconds())
+        )
         name = manifest["metadata"]["name"]
         self._driver = (name, self.namespace)
         try:
@@ -216,38 +236,64 @@ class SparkJobOperator(BaseOperator):
             self.defer(trigger=trigger, method_name="execute_complete")
         return self.execute_complete(context, _first_event(trigger))
 
+    def _preflight(self, spec: SparkJobSpec, target: KubernetesTarget) -> None:
+        def is_allowed(verb: str, resource: str) -> bool:
+            return self.hook.is_allowed(
+                service_account=target.driver_service_account, namespace=target.namespace, verb=verb, resource=resource
+            )
+
+        job_file = spec.application_path(settings.JOBS_ROOT)
+        run_preflight(
+            is_allowed=is_allowed,
+            service_account=target.driver_service_account,
+            namespace=target.namespace,
+            image=target.image,
+            job_file=job_file if not Path(spec.application).is_absolute() else None,
+            jobs_root=settings.JOBS_ROOT,
+            log=self.log,
+        )
+
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Finish the task from the trigger's event: report, clean up, succeed or explain."""
         name, namespace = event["pod_name"], event["namespace"]
         self._driver = (name, namespace)
         status = event["status"]
         self.log.info("Driver pod %s/%s ended: %s (%s)", namespace, name, status, event.get("message"))
+        pod = self.hook.read_pod(name, namespace)
+        app_id = pod.metadata.labels.get(APPLICATION_ID_LABEL) if pod is not None else None
         result = {
             "mode": "kubernetes",
+            "application_id": app_id,
             "namespace": namespace,
             "driver_pod": name,
             "final_state": status,
+            "seconds": stage_seconds(pod, DRIVER_CONTAINER_NAME) if pod is not None else None,
+            "spark_history": f"{settings.SPARK_HISTORY_URL}/history/{app_id}" if settings.SPARK_HISTORY_URL and app_id else None,
             "log_lines": event.get("log_lines"),
         }
+        self.log.info("Driver stages (seconds): %s", result["seconds"])
+        if result["spark_history"]:
+            self.log.info("Spark history: %s", result["spark_history"])
         if status == "success":
             self.hook.delete_pod(name, namespace)
             return result
         diagnosis = self._diagnose(event)
         self.log.error("Cause: %s", diagnosis.cause)
         self.log.error("Fix: %s", diagnosis.fix)
-        if self.delete_failed_driver or status in ("timeout", "error"):
+        # A driver that never ran has no log to read, only events, which are logged above:
+        # keeping it would only hold its resource requests (or retry a pull) until swept.
+        if self.delete_failed_driver or status != "failed" or not event.get("container_started", True):
+            self.log.info("Deleting driver pod %s/%s (its executors go with it)", namespace, name)
             self.hook.delete_pod(name, namespace)
         else:
             self.log.info(
-                "The failed driver pod is kept to inspect:\n  kubectl -n %s describe pod %s\n"
+                "The failed driver pod is kept %s to inspect, then swept:\n  kubectl -n %s describe pod %s\n"
                 "  kubectl -n %s logs %s\n  kubectl -n %s delete pod %s   # also removes its executors",
-                namespace, name, namespace, name, namespace, name,
+                self.keep_failed_driver, namespace, name, namespace, name, namespace, name,
             )
         raise SparkJobFailed(diagnosis.cause, diagnosis.fix)
 
     def _diagnose(self, event: dict[str, Any]) -> Diagnosis:
-        if event.get("cause"):
-            return Diagnosis(cause=event["cause"], fix=event["fix"])
         name, namespace = event["pod_name"], event["namespace"]
         if event["status"] == "timeout":
             return Diagnosis(
@@ -261,9 +307,25 @@ class SparkJobOperator(BaseOperator):
             )
         pod = self.hook.read_pod(name, namespace)
         exit_code = _driver_exit_code(pod) if pod is not None else 1
+        # A driver that never ran, or that Kubernetes killed (OOMKilled), is explained by the pod;
+        # one that ran and failed, by its log: the job's own exception.
+        if event.get("cause") and (not event.get("container_started") or exit_code == SIGKILL_EXIT_CODE):
+            return Diagnosis(cause=event["cause"], fix=event["fix"])
         tail = self.hook.read_pod_log_tail(name, namespace, container=DRIVER_CONTAINER_NAME, lines=FAILURE_LOG_LINES)
         application = self.application.rsplit("/", 1)[-1]
         return explain_failure(exit_code, tail, application=application)
+
+
+def _whole_number(field_name: str, value: int | str) -> int:
+    """Return a rendered template's digits as an int; anything else goes to the spec's check."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, str):
+        raise JobDefinitionError(
+            f"{field_name}={value!r} is not a whole number. Pass an int, or a template that renders "
+            "to digits, such as '{{ params.executors }}'."
+        )
+    return value
 
 
 def _task_try(context: Context) -> TaskTry:

@@ -34,3 +34,7 @@ SPARK_NAMESPACE = os.environ.get("SPARKPLANE_SPARK_NAMESPACE", "spark")
 
 #: The platform's Spark image, as image/build prints it (registry/name:content-tag).
 SPARK_IMAGE = os.environ.get("SPARKPLANE_SPARK_IMAGE") or None
+
+#: Base URL of the Spark history server, if the deployment runs one; the task's XCom and log
+#: then link to the job's page there (``<url>/history/<application id>``).
+SPARK_HISTORY_URL = (os.environ.get("SPARKPLANE_SPARK_HISTORY_URL") or "").rstrip("/") or None

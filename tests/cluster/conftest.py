@@ -143,3 +143,7 @@ def python_image(local_cluster: LocalCluster) -> str:
 def unpulled_python_image(local_cluster: LocalCluster) -> str:
     """A python3 image in the local registry that the node has not pulled yet."""
     return build_python3_image(local_cluster.registry)
+
+
+# Airflow-on-cluster fixtures (the Spark image, the platform identity's connection).
+from airflow_on_cluster import airflow_connection, spark_image  # noqa: E402,F401

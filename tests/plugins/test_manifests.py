@@ -35,7 +35,9 @@ def test_driver_pod_runs_the_job_from_the_image_as_spark_sa():
 def test_driver_and_executors_carry_the_try_labels():
     pod = build_driver_pod(SPEC, TRY, TARGET)
     conf = _conf_args(pod)
-    assert pod["metadata"]["labels"] == {**TRY.labels(), "spark-role": "driver"}
+    app_id = TRY.driver_name().removesuffix("-driver")
+    assert pod["metadata"]["labels"] == {**TRY.labels(), "spark-role": "driver", "spark-app-selector": app_id}
+    assert conf["spark.app.id"] == app_id
     for key, value in TRY.labels().items():
         assert conf[f"spark.kubernetes.executor.label.{key}"] == value
 
@@ -84,3 +86,9 @@ def test_driver_pod_cpu_request_follows_sparks_own_settings():
 
 def test_driver_asks_for_no_volume_claim_rights():
     assert build_driver_conf(SPEC, TRY, TARGET)["spark.kubernetes.driver.ownPersistentVolumeClaim"] == "false"
+
+
+def test_driver_pod_says_how_long_to_keep_it_after_a_failure():
+    pod = build_driver_pod(SPEC, TRY, TARGET, keep_failed_seconds=3600)
+    assert pod["metadata"]["annotations"]["sparkplane.dev/keep-failed-seconds"] == "3600"
+    assert TRY.annotations().items() <= pod["metadata"]["annotations"].items()

@@ -1,0 +1,86 @@
+"""Spark jobs on Kubernetes that cannot succeed: each fails its task with one line of cause and
+one of fix, fast where waiting cannot help, and leaves only what is worth inspecting.
+
+The DAGs are in tests/cluster/dags/operator_failure_cases.py, one per case.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from airflow_on_cluster import NAMESPACE, TEST_DAGS, apply_bootstrap, job_pods, run_dag
+from kubernetes import client
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture
+def run_case(local_cluster, spark_image, airflow_connection, tmp_path):
+    def run(case: str) -> str:
+        result = run_dag(f"operator_case_{case}", image=spark_image, connection=airflow_connection,
+                         airflow_home=tmp_path, dags_folder=TEST_DAGS)
+        log = result.stdout + result.stderr
+        assert result.returncode != 0, f"operator_case_{case} succeeded:\n{log[-5000:]}"
+        return log
+
+    return run
+
+
+def _cause_and_fix(log: str) -> tuple[str, str]:
+    causes, fixes = re.findall(r"Cause: (.+)", log), re.findall(r"Fix: (.+)", log)
+    assert causes and fixes, f"no Cause:/Fix: lines in the task log:\n{log[-5000:]}"
+    return causes[-1], fixes[-1]
+
+
+def _wait_for_no_pods(local_cluster, dag_id: str, timeout_seconds: float = 60) -> list:
+    deadline = time.monotonic() + timeout_seconds
+    while (left := job_pods(local_cluster, dag_id)) and time.monotonic() < deadline:
+        time.sleep(1)
+    return [pod.metadata.name for pod in left]
+
+
+def test_job_that_raises_names_the_exception_and_keeps_the_driver_to_inspect(local_cluster, run_case):
+    log = run_case("job_raises")
+    cause, fix = _cause_and_fix(log)
+    assert "PATH_NOT_FOUND" in cause or "sparkplane-no-such-input" in cause, cause
+    (driver,) = [pod for pod in job_pods(local_cluster, "operator_case_job_raises") if pod.metadata.labels.get("spark-role") == "driver"]
+    assert f"kubectl -n spark logs {driver.metadata.name}" in log
+    assert driver.status.phase == "Failed"
+    assert driver.metadata.annotations["sparkplane.dev/keep-failed-seconds"] == "86400"
+
+    # Deleting the kept driver, as the log says, removes the whole job.
+    client.CoreV1Api(local_cluster.api_client()).delete_namespaced_pod(driver.metadata.name, NAMESPACE)
+    assert _wait_for_no_pods(local_cluster, "operator_case_job_raises") == []
+
+
+def test_image_missing_from_the_registry_fails_fast_and_leaves_nothing(local_cluster, run_case):
+    started = time.monotonic()
+    log = run_case("missing_image")
+    cause, fix = _cause_and_fix(log)
+    assert "sparkplane/no-such-image:1 does not exist in its registry" in cause, cause
+    assert "image/build" in fix
+    assert time.monotonic() - started < 300, "an image that does not exist must not wait for the pull timeout"
+    assert _wait_for_no_pods(local_cluster, "operator_case_missing_image") == []
+
+
+def test_resources_no_node_can_hold_fail_with_the_schedulers_reason(local_cluster, run_case):
+    log = run_case("unschedulable")
+    cause, fix = _cause_and_fix(log)
+    assert "cannot be scheduled" in cause and "Insufficient memory" in cause, cause
+    assert "Lower the requested cores/memory" in fix
+    assert _wait_for_no_pods(local_cluster, "operator_case_unschedulable") == []
+
+
+def test_spark_sa_without_its_role_fails_before_any_pod_is_created(local_cluster, run_case):
+    rbac = client.RbacAuthorizationV1Api(local_cluster.api_client())
+    rbac.delete_namespaced_role_binding("spark-driver", NAMESPACE)
+    try:
+        log = run_case("smoke")
+    finally:
+        apply_bootstrap(local_cluster)
+    assert "ServiceAccount spark/spark-sa may not create pods, get pods" in log, log[-5000:]
+    assert "python -m sparkplane.bootstrap apply" in log
+    assert "Created driver pod" not in log
+    assert job_pods(local_cluster, "operator_case_smoke") == []
