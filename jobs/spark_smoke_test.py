@@ -12,6 +12,7 @@ import argparse
 import platform
 import socket
 import sys
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,6 +32,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="spark_smoke_test", description=__doc__.splitlines()[0])
     parser.add_argument("--partitions", type=int, default=4, help="tasks to spread over the executors")
     parser.add_argument("--lines", type=int, default=10, help="numbered lines to print at the end")
+    parser.add_argument(
+        "--hold-seconds", type=float, default=0,
+        help="keep the application and its executors up this long after the check (to visit the "
+        "Spark UI, or to stop the task while executors run)",
+    )
     return parser.parse_args(argv)
 
 
@@ -41,6 +47,9 @@ def main(argv: list[str]) -> int:
     spark = SparkSession.builder.appName("spark_smoke_test").getOrCreate()
     try:
         facts = executor_facts(spark, partitions=args.partitions)
+        if args.hold_seconds > 0:
+            print(f"Holding the application and its executors for {args.hold_seconds:g}s", flush=True)
+            time.sleep(args.hold_seconds)
     finally:
         spark.stop()
     driver_python = platform.python_version()

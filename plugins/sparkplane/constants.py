@@ -34,6 +34,10 @@ SPARK_DRIVER_OWN_PVC = "spark.kubernetes.driver.ownPersistentVolumeClaim"
 #: CPU the driver pod requests; Spark's key, honoured for the pod the platform creates.
 SPARK_DRIVER_REQUEST_CORES = "spark.kubernetes.driver.request.cores"
 SPARK_DRIVER_CORES = "spark.driver.cores"
+#: Spark deletes executor pods as they end; the platform keeps them, so a failed executor's
+#: exit reason and log can be read. They go when the driver, their owner, is deleted.
+SPARK_EXECUTOR_DELETE_ON_TERMINATION = "spark.kubernetes.executor.deleteOnTermination"
+EXECUTOR_CONTAINER_NAME = "spark-kubernetes-executor"
 #: CPU an executor pod requests, independent of the task slots (spark.executor.cores).
 SPARK_EXECUTOR_REQUEST_CORES = "spark.kubernetes.executor.request.cores"
 SPARK_EXECUTOR_INSTANCES = "spark.executor.instances"

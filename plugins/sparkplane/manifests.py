@@ -83,6 +83,7 @@ def build_driver_conf(spec: SparkJobSpec, task_try: TaskTry, target: KubernetesT
         c.SPARK_EXECUTOR_CORES: str(spec.executor_cores),
         c.SPARK_DRIVER_MEMORY: spec.driver_memory,
         c.SPARK_DRIVER_OWN_PVC: "false",
+        c.SPARK_EXECUTOR_DELETE_ON_TERMINATION: "false",
     }
     for key, value in task_try.labels().items():
         conf[c.SPARK_EXECUTOR_LABEL_PREFIX + key] = value

@@ -21,14 +21,19 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from sparkplane import settings
-from sparkplane.constants import APPLICATION_ID_LABEL, DRIVER_CONTAINER_NAME
+from sparkplane.constants import (
+    APPLICATION_ID_LABEL,
+    DRIVER_CONTAINER_NAME,
+    EXECUTOR_CONTAINER_NAME,
+    SPARK_ROLE_LABEL,
+)
 from sparkplane.diagnosis import Diagnosis, explain_failure
 from sparkplane.driver_follower import FollowTimeouts
 from sparkplane.exceptions import JobDefinitionError, PodAlreadyExists, SparkJobFailed
 from sparkplane.hooks import SparkKubernetesHook
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.manifests import KubernetesTarget, build_driver_pod
-from sparkplane.pod_diagnosis import SIGKILL_EXIT_CODE
+from sparkplane.pod_diagnosis import SIGKILL_EXIT_CODE, describe_failed_container, failed_containers
 from sparkplane.pod_timeline import stage_seconds
 from sparkplane.preflight import run_preflight
 from sparkplane.processes import StreamingProcess
@@ -38,6 +43,8 @@ from sparkplane.triggers import SparkDriverTrigger
 
 #: Driver log lines read back to explain a failed driver.
 FAILURE_LOG_LINES = 200
+#: Last lines of each failed executor's log shown in the digest.
+EXECUTOR_DIGEST_LOG_LINES = 15
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -272,6 +279,7 @@ class SparkJobOperator(BaseOperator):
             "log_lines": event.get("log_lines"),
         }
         self.log.info("Driver stages (seconds): %s", result["seconds"])
+        result["failed_executors"] = self._log_failed_executors(_task_try(context), namespace)
         if result["spark_history"]:
             self.log.info("Spark history: %s", result["spark_history"])
         if status == "success":
@@ -292,6 +300,21 @@ class SparkJobOperator(BaseOperator):
                 self.keep_failed_driver, namespace, name, namespace, name, namespace, name,
             )
         raise SparkJobFailed(diagnosis.cause, diagnosis.fix)
+
+    def _log_failed_executors(self, task_try: TaskTry, namespace: str) -> list[str]:
+        """Log a digest of the executors that failed (how they ended, their last lines); return it."""
+        executors = self.hook.list_pods(namespace, label_selector=f"{task_try.selector()},{SPARK_ROLE_LABEL}=executor")
+        digest = []
+        for pod, status in failed_containers(executors):
+            line = describe_failed_container(pod, status)
+            digest.append(line)
+            tail = self.hook.read_pod_log_tail(
+                pod.metadata.name, namespace, container=EXECUTOR_CONTAINER_NAME, lines=EXECUTOR_DIGEST_LOG_LINES
+            )
+            self.log.warning("Failed executor %s\n%s", line, "\n".join(f"    {text}" for text in tail))
+        if digest:
+            self.log.warning("%d executor(s) failed during the job (listed above)", len(digest))
+        return digest
 
     def _diagnose(self, event: dict[str, Any]) -> Diagnosis:
         name, namespace = event["pod_name"], event["namespace"]

@@ -140,3 +140,21 @@ def _latest_message(events: Sequence[CoreV1Event], *, reason: str) -> str | None
 def _format_duration(seconds: float) -> str:
     minutes, whole_seconds = divmod(max(0, int(seconds)), 60)
     return f"{minutes}m{whole_seconds:02d}s" if minutes else f"{whole_seconds}s"
+
+
+def failed_containers(pods: Sequence[V1Pod]) -> list[tuple[V1Pod, V1ContainerStatus]]:
+    """Return each (pod, container status) that ended with a non-zero exit code or was OOMKilled."""
+    failed = []
+    for pod in pods:
+        for status in _container_statuses(pod):
+            terminated = status.state.terminated if status.state else None
+            if terminated is not None and (terminated.exit_code != 0 or terminated.reason == "OOMKilled"):
+                failed.append((pod, status))
+    return failed
+
+
+def describe_failed_container(pod: V1Pod, status: V1ContainerStatus) -> str:
+    """Return one line: which pod, on which node, ended how."""
+    terminated = status.state.terminated
+    reason = f"{terminated.reason}, " if terminated.reason else ""
+    return f"{pod.metadata.name} on node {pod.spec.node_name}: {reason}exit code {terminated.exit_code}"

@@ -18,7 +18,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from sparkplane.constants import DRIVER_CONTAINER_NAME
-from sparkplane.driver_follower import DriverFollower, FollowTimeouts
+from sparkplane.driver_follower import HTTP_NOT_FOUND, DriverFollower, FollowTimeouts
 
 
 class SparkDriverTrigger(BaseTrigger):
@@ -94,3 +94,25 @@ class SparkDriverTrigger(BaseTrigger):
             finished_at=datetime.now(timezone.utc).isoformat(),
         )
         yield TriggerEvent(event)
+
+    async def on_kill(self) -> None:
+        """Delete the driver when a user marks the deferred task failed or success, or clears it.
+
+        The triggerer calls this only for such user actions, never when it restarts or hands the
+        trigger to another triggerer, so a job survives a triggerer restart. Executors, their
+        ConfigMap and anything else the driver owns go with it (garbage collection).
+        """
+        from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook
+        from kubernetes_asyncio.client import CoreV1Api, V1DeleteOptions
+        from kubernetes_asyncio.client.exceptions import ApiException
+
+        self.log.info("Task stopped by a user: deleting driver pod %s/%s and its executors", self.namespace, self.pod_name)
+        hook = AsyncKubernetesHook(conn_id=self.kubernetes_conn_id)
+        async with hook.get_conn() as api_client:
+            try:
+                await CoreV1Api(api_client).delete_namespaced_pod(
+                    name=self.pod_name, namespace=self.namespace, body=V1DeleteOptions(propagation_policy="Background")
+                )
+            except ApiException as error:
+                if error.status != HTTP_NOT_FOUND:
+                    raise

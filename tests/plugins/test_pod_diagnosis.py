@@ -16,7 +16,9 @@ from kubernetes.client import (
     V1PodStatus,
 )
 
-from sparkplane.pod_diagnosis import describe_wait, explain_pod_failure
+from kubernetes import client
+
+from sparkplane.pod_diagnosis import describe_failed_container, describe_wait, explain_pod_failure, failed_containers
 
 CREATED = datetime(2026, 11, 25, 3, 0, 0, tzinfo=timezone.utc)
 IMAGE = "127.0.0.1:5000/sparkplane/spark:abc123"
@@ -91,3 +93,25 @@ def test_unschedulable_pod_says_what_no_node_has():
 
 def test_a_pod_still_starting_is_not_a_failure():
     assert explain_pod_failure(_pod(state=_waiting("ContainerCreating")), []) is None
+
+
+def _ended(name: str, exit_code: int, reason: str | None) -> client.V1Pod:
+    terminated = client.V1ContainerStateTerminated(exit_code=exit_code, reason=reason)
+    status = client.V1ContainerStatus(
+        name="spark-kubernetes-executor", image="i", image_id="", ready=False, restart_count=0,
+        state=client.V1ContainerState(terminated=terminated),
+    )
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1PodSpec(node_name="node-1", containers=[]),
+        status=client.V1PodStatus(container_statuses=[status]),
+    )
+
+
+def test_only_executors_that_failed_are_in_the_digest():
+    pods = [_ended("exec-1", 0, "Completed"), _ended("exec-2", 137, "OOMKilled"), _ended("exec-3", 1, "Error")]
+    lines = [describe_failed_container(pod, status) for pod, status in failed_containers(pods)]
+    assert lines == [
+        "exec-2 on node node-1: OOMKilled, exit code 137",
+        "exec-3 on node node-1: Error, exit code 1",
+    ]

@@ -1,0 +1,70 @@
+"""Stopping a deferred Spark task removes everything its job created, on the real cluster.
+
+Airflow's triggerer calls the trigger's ``on_kill`` when a user marks a deferred task failed or
+success, or clears it; here that call is made directly, against a real driver whose executors
+are running, and the test waits for Kubernetes' garbage collector to remove the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from airflow_on_cluster import NAMESPACE
+from kubernetes import client
+
+from sparkplane.job_spec import SparkJobSpec
+from sparkplane.manifests import KubernetesTarget, build_driver_pod
+from sparkplane.run_identity import TaskTry
+from sparkplane.triggers import SparkDriverTrigger
+
+pytestmark = pytest.mark.cluster
+
+CONN_ID = "spark_cluster_cleanup_test"
+
+
+def _wait(what: str, check, timeout_seconds: float):
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout_seconds}s waiting for {what}")
+
+
+def test_user_stopping_a_deferred_task_deletes_driver_executors_and_configmaps(
+    local_cluster, spark_image, airflow_connection, monkeypatch
+):
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", airflow_connection)
+    task_try = TaskTry("cleanup_test", "held_job", f"manual__{time.time_ns()}", try_number=1)
+    spec = SparkJobSpec(
+        application="spark_smoke_test.py", name="cleanup-test", arguments=("--hold-seconds", "300"),
+        driver_memory="512m", executor_memory="512m", executor_instances=1,
+        conf={"spark.kubernetes.driver.request.cores": "500m", "spark.kubernetes.executor.request.cores": "500m"},
+    )
+    core = client.CoreV1Api(local_cluster.api_client())
+    driver = core.create_namespaced_pod(NAMESPACE, build_driver_pod(spec, task_try, KubernetesTarget(NAMESPACE, spark_image)))
+
+    def running_executors():
+        pods = core.list_namespaced_pod(NAMESPACE, label_selector=f"{task_try.selector()},spark-role=executor").items
+        return [p for p in pods if p.status.phase == "Running"]
+
+    _wait("a running executor", running_executors, timeout_seconds=240)
+    owned_configmaps = [
+        cm.metadata.name for cm in core.list_namespaced_config_map(NAMESPACE).items
+        if any(ref.uid == driver.metadata.uid for ref in cm.metadata.owner_references or [])
+    ]
+    assert owned_configmaps, "Spark's executor ConfigMap should exist, owned by the driver"
+
+    trigger = SparkDriverTrigger(kubernetes_conn_id=CONN_ID, namespace=NAMESPACE, pod_name=driver.metadata.name, timeouts={})
+    asyncio.run(trigger.on_kill())
+
+    def nothing_left():
+        pods = core.list_namespaced_pod(NAMESPACE, label_selector=task_try.selector()).items
+        names = {cm.metadata.name for cm in core.list_namespaced_config_map(NAMESPACE).items}
+        return not pods and not (set(owned_configmaps) & names)
+
+    _wait("no pod or ConfigMap of the job", nothing_left, timeout_seconds=60)
+    # Stopping twice (a second click, a retry of on_kill) is harmless.
+    asyncio.run(trigger.on_kill())
