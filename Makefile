@@ -1,5 +1,5 @@
 # The two set-up commands are `make demo` and `make test`; everything else is for development.
-.PHONY: demo test env lock bench clean
+.PHONY: demo test env lock bench clean cluster-up cluster-down cluster-smoke image bootstrap lint-rbac
 
 ## Run the example pipeline on the embedded default (local Spark, SQLite Airflow).
 demo:
@@ -20,6 +20,30 @@ lock:
 ## Print DAG parse times (and other measurements) without asserting on them.
 bench: env
 	.venv/bin/python benchmarks/dag_parse_times.py
+
+## Start the local Kubernetes cluster (real control plane, real node, KWOK nodes, registry).
+cluster-up:
+	cluster/up
+
+## Stop everything cluster-up started.
+cluster-down:
+	cluster/down
+
+## Run the spark_smoke_test DAG on the local cluster: image built and pushed, bootstrap applied.
+cluster-smoke: env
+	scripts/cluster-smoke
+
+## Build the Spark image and push it to the local registry (prints size, build time, digest).
+image: env
+	.venv/bin/python image/build --registry 127.0.0.1:5000
+
+## Apply spark-bootstrap/ (namespace, spark-sa, RBAC) to the local cluster, idempotently.
+bootstrap: env
+	PYTHONPATH=plugins .venv/bin/python -m sparkplane.bootstrap apply --kubeconfig $(HOME)/.cache/sparkplane/cluster/admin.kubeconfig
+
+## Lint the RBAC manifests (invalid verbs, needless ClusterRoleBindings, ...).
+lint-rbac: env
+	PYTHONPATH=plugins .venv/bin/python -m sparkplane.rbac_lint spark-bootstrap
 
 ## Remove the local Airflow home and demo data (the cached environment stays).
 clean:
