@@ -158,3 +158,17 @@ def test_image_carries_the_bootstrap_pod_templates(built_image):
     for name in ("driver.yaml", "executor.yaml"):
         inside = docker_run(built_image["image"], "cat", f"/opt/spark/pod-templates/{name}").stdout
         assert inside == (PROJECT_ROOT / "spark-bootstrap" / "pod-templates" / name).read_text()
+
+
+def test_a_build_with_no_layer_cache_succeeds_from_the_base_image(tmp_path):
+    # What a fresh machine does: every step runs (Java, Python, the lock, the jobs). Built from a
+    # copy with one job edited, so the cold image gets its own tag and leaves the others alone.
+    context = copy_build_context(tmp_path)
+    (context / "jobs" / "cold_build_marker.py").write_text('"""Marks a cold test build."""\n', encoding="utf-8")
+    cold = run_build("--no-push", "--no-cache", "--json", context=context)
+
+    assert cold.returncode == 0, cold.stdout[-2000:] + cold.stderr[-2000:]
+    record = json.loads(cold.stdout)
+    assert record["cache_hit"] is False
+    print(f"cold build: {record['build_seconds']} s, {record['size_bytes'] / 1e9:.2f} GB")
+    subprocess.run([DOCKER, "image", "rm", "-f", record["image"]], capture_output=True, check=False)
