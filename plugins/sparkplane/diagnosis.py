@@ -24,6 +24,10 @@ _PYTHON_EXCEPTION = re.compile(
     r"(?::\s*(?P<message>.*))?$"
 )
 _MISSING_MODULE = re.compile(r"No module named '(?P<module>[\w.]+)'")
+#: PySpark's own words when a Python worker's minor version differs from the driver's.
+_PYTHON_VERSION_MISMATCH = re.compile(
+    r"Python in worker has different version:? (?P<worker>[\d.]+) than that in driver:? (?P<driver>[\d.]+)"
+)
 _SPARK_ERROR_CLASS = re.compile(r"\[(?P<error_class>[A-Z_]+(?:\.[A-Z_]+)*)\]")
 
 
@@ -87,6 +91,20 @@ def _terminated(exit_code: int, lines: list[str], application: str) -> Diagnosis
     )
 
 
+def _python_version_mismatch(exit_code: int, lines: list[str], application: str) -> Diagnosis | None:
+    for line in reversed(lines):
+        match = _PYTHON_VERSION_MISMATCH.search(line)
+        if match:
+            return Diagnosis(
+                cause=f"{application}: the Python workers run Python {match['worker']} but the driver runs "
+                f"Python {match['driver']}; PySpark needs the same minor version on both.",
+                fix=f"Rebuild the executor image from the project lock (image/build) so it has Python "
+                f"{match['driver']}, and keep preflight on: it compares the image's Python with the driver's "
+                "before submitting.",
+            )
+    return None
+
+
 def _python_exception(exit_code: int, lines: list[str], application: str) -> Diagnosis | None:
     last = _last_exception(lines)
     if last is None:
@@ -131,5 +149,6 @@ _RULES: tuple[Callable[[int, list[str], str], Diagnosis | None], ...] = (
     _usage_error,
     _terminated,
     _killed,
+    _python_version_mismatch,
     _python_exception,
 )

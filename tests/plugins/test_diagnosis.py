@@ -67,3 +67,22 @@ def test_unknown_failure_falls_back_to_the_exit_code():
 def test_exception_lines_without_traceback_are_not_taken_for_the_cause():
     tail = ["WARN SomeClass: IOException: retrying"]
     assert "exited with code 1" in explain_failure(1, tail, application="a.py").cause
+
+
+def test_python_version_mismatch_names_both_versions_and_the_image_rebuild():
+    # The worker's exception as PySpark 4.1 words it, inside the driver's wrapped traceback.
+    tail = [
+        *TRACEBACK,
+        "pyspark.errors.exceptions.captured.PythonException: ",
+        "  An exception was thrown from the Python worker. Please see the stack trace below.",
+        "Traceback (most recent call last):",
+        "pyspark.errors.exceptions.base.PySparkRuntimeError: [PYTHON_VERSION_MISMATCH] Python in worker has "
+        "different version: 3.9 than that in driver: 3.11, PySpark cannot run with different minor versions.",
+        "Please check environment variables PYSPARK_PYTHON and PYSPARK_DRIVER_PYTHON are correctly set.",
+    ]
+    diagnosis = explain_failure(1, tail, application="report.py")
+    assert diagnosis.cause == (
+        "report.py: the Python workers run Python 3.9 but the driver runs Python 3.11; "
+        "PySpark needs the same minor version on both."
+    )
+    assert "image/build" in diagnosis.fix and "Python 3.11" in diagnosis.fix
