@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cluster_waits import wait_for_pod_finished
 from kubernetes import client
+from localcluster.kwok import SIMULATED_NODE_TOLERATION
 
 
 def python_pod(
@@ -40,3 +41,22 @@ def run_to_completion(
     log = core.read_namespaced_pod_log(name, namespace, _preload_content=False).data.decode()
     assert phase == "Succeeded", f"pod {namespace}/{name} ended {phase}; log:\n{log}"
     return log
+
+
+def pause_daemonset(name: str, image: str) -> client.V1DaemonSet:
+    """A DaemonSet of pause containers, labelled app=<name>, that also covers the simulated nodes."""
+    labels = {"app": name}
+    return client.V1DaemonSet(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1DaemonSetSpec(
+            selector=client.V1LabelSelector(match_labels=labels),
+            template=client.V1PodTemplateSpec(
+                metadata=client.V1ObjectMeta(labels=labels),
+                spec=client.V1PodSpec(
+                    termination_grace_period_seconds=0,
+                    tolerations=[client.V1Toleration(**SIMULATED_NODE_TOLERATION)],
+                    containers=[client.V1Container(name="pause", image=image)],
+                ),
+            ),
+        ),
+    )

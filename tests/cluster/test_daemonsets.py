@@ -5,29 +5,11 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from cluster_pods import pause_daemonset
 from cluster_waits import wait_for
 from kubernetes import client
-from localcluster.kwok import SIMULATED_NODE_TOLERATION
 
 pytestmark = pytest.mark.cluster
-
-
-def _daemonset(name: str, image: str) -> client.V1DaemonSet:
-    labels = {"app": name}
-    return client.V1DaemonSet(
-        metadata=client.V1ObjectMeta(name=name),
-        spec=client.V1DaemonSetSpec(
-            selector=client.V1LabelSelector(match_labels=labels),
-            template=client.V1PodTemplateSpec(
-                metadata=client.V1ObjectMeta(labels=labels),
-                spec=client.V1PodSpec(
-                    termination_grace_period_seconds=0,
-                    tolerations=[client.V1Toleration(**SIMULATED_NODE_TOLERATION)],
-                    containers=[client.V1Container(name="pause", image=image)],
-                ),
-            ),
-        ),
-    )
 
 
 def test_daemonset_runs_exactly_one_pod_per_node_and_its_deletion_collects_the_pods(local_cluster, namespace):
@@ -36,7 +18,7 @@ def test_daemonset_runs_exactly_one_pod_per_node_and_its_deletion_collects_the_p
     nodes = {n.metadata.name for n in core.list_node().items}
     assert local_cluster.real_node in nodes and len(nodes) > 1, f"expected real and simulated nodes, got {nodes}"
 
-    apps.create_namespaced_daemon_set(namespace, _daemonset("everywhere", local_cluster.settings.pause_image))
+    apps.create_namespaced_daemon_set(namespace, pause_daemonset("everywhere", local_cluster.settings.pause_image))
 
     def pods_per_node() -> Counter:
         pods = core.list_namespaced_pod(namespace, label_selector="app=everywhere").items
