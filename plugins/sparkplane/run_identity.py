@@ -24,6 +24,8 @@ RUN_ID_LABEL = LABEL_PREFIX + "run-id"
 TRY_NUMBER_LABEL = LABEL_PREFIX + "try-number"
 MAP_INDEX_LABEL = LABEL_PREFIX + "map-index"
 TRY_KEY_LABEL = LABEL_PREFIX + "try-key"
+#: The same for every try of one task instance: how a retry finds a driver an earlier try left running.
+INSTANCE_KEY_LABEL = LABEL_PREFIX + "instance-key"
 #: map-index label value of a task that is not mapped.
 UNMAPPED = "none"
 #: Annotations with the exact, unsanitised values, for people and for reattaching.
@@ -55,6 +57,12 @@ class TaskTry:
     map_index: int = -1
 
     @property
+    def instance_key(self) -> str:
+        """Return a short hash identifying the task instance, whatever the try."""
+        exact = "\x1f".join([self.dag_id, self.task_id, self.run_id, str(self.map_index)])
+        return hashlib.sha256(exact.encode()).hexdigest()[:16]
+
+    @property
     def key(self) -> str:
         """Return a short hash identifying exactly this try."""
         exact = "\x1f".join([self.dag_id, self.task_id, self.run_id, str(self.map_index), str(self.try_number)])
@@ -71,6 +79,7 @@ class TaskTry:
             # "-1" is not a valid label value (it must start with a letter or digit).
             MAP_INDEX_LABEL: str(self.map_index) if self.map_index >= 0 else UNMAPPED,
             TRY_KEY_LABEL: self.key,
+            INSTANCE_KEY_LABEL: self.instance_key,
         }
 
     def annotations(self) -> dict[str, str]:
@@ -84,6 +93,10 @@ class TaskTry:
     def selector(self) -> str:
         """Return the label selector that matches exactly this try's objects."""
         return f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{TRY_KEY_LABEL}={self.key}"
+
+    def instance_selector(self) -> str:
+        """Return the label selector that matches the objects of every try of this task instance."""
+        return f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{INSTANCE_KEY_LABEL}={self.instance_key}"
 
     def driver_name(self) -> str:
         """Return the driver pod's name: readable, unique per try, a valid DNS-1035 label."""
