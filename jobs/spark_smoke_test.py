@@ -33,6 +33,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--partitions", type=int, default=4, help="tasks to spread over the executors")
     parser.add_argument("--lines", type=int, default=10, help="numbered lines to print at the end")
     parser.add_argument(
+        "--line-interval-seconds", type=float, default=0,
+        help="pause between numbered lines, so the log streams for a while (to test log following)",
+    )
+    parser.add_argument(
         "--hold-seconds", type=float, default=0,
         help="keep the application and its executors up this long after the check (to visit the "
         "Spark UI, or to stop the task while executors run)",
@@ -57,7 +61,9 @@ def main(argv: list[str]) -> int:
         print(f"executor {host}: Python {python}, {rows} rows")
     mismatched = sorted({python for _, python, _ in facts if python.rsplit(".", 1)[0] != driver_python.rsplit(".", 1)[0]})
     for number in range(1, args.lines + 1):
-        print(f"smoke line {number} of {args.lines}")
+        print(f"smoke line {number} of {args.lines}", flush=True)
+        if args.line_interval_seconds > 0 and number < args.lines:
+            time.sleep(args.line_interval_seconds)
     if mismatched:
         print(f"Driver runs Python {driver_python} but executors run {mismatched}: rebuild the image "
               "from the driver's lock (image/build).", file=sys.stderr)

@@ -4,19 +4,49 @@ Used by the trigger; kept apart so it can be driven directly against a real clus
 coroutines share the pod's latest state: ``_watch_pod`` keeps it fresh with a watch that wakes
 every ``progress_interval_seconds`` (to log progress and check timeouts) and resumes from the
 last resourceVersion; ``_follow_log`` streams the driver container's log once it has started.
+
+Where the log has been passed on to is also written on the driver pod itself (annotation
+``sparkplane.dev/log-checkpoint``, tagged with the following task try's key), at most every
+``checkpoint_interval_seconds`` and once more when the follower is cancelled. A triggerer that
+restarts runs the trigger again from its original arguments; the checkpoint lets it continue
+after the last line already in the task log instead of repeating the log from the start. After a
+graceful restart nothing repeats; after a hard kill at most the lines of the last checkpoint
+interval do. A later try following the same driver (reattach) starts a log of its own, from the
+beginning, because the checkpoint names another try.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from dataclasses import asdict, dataclass
+import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from sparkplane.constants import POD_SUCCEEDED, POD_TERMINAL_PHASES
-from sparkplane.log_position import LogDeduplicator, LogPosition, parse_log_line
+from sparkplane.log_position import (
+    LOG_CHECKPOINT_ANNOTATION,
+    LogDeduplicator,
+    LogPosition,
+    log_checkpoint_value,
+    parse_log_line,
+    read_log_checkpoint,
+)
 from sparkplane.pod_diagnosis import describe_wait, explain_pod_failure
+from sparkplane.pod_stages import FollowTimeouts, container_started, container_terminated, exceeded_stage_timeout
+
+class ApiUnreachable(RuntimeError):
+    """The Kubernetes API stayed unreachable longer than the follower waits."""
+
+
+@functools.cache
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """Return the errors of a connection to the API server that a reconnect can cure."""
+    # aiohttp's disconnects (ServerDisconnectedError, ClientPayloadError) are not OSErrors.
+    from aiohttp import ClientError
+
+    return (OSError, asyncio.TimeoutError, ClientError)
 
 if TYPE_CHECKING:
     from kubernetes.client import V1Pod
@@ -26,27 +56,16 @@ HTTP_GONE = 410
 HTTP_NOT_FOUND = 404
 #: Seconds between reconnect attempts after the API server dropped a watch or a log stream.
 RECONNECT_DELAY_SECONDS = 2.0
+#: How long the API may stay unreachable (an API server restart, a network blip) before the
+#: follower gives up and the task fails with an error event.
+API_UNREACHABLE_LIMIT_SECONDS = 300.0
+#: API answers worth retrying: overloaded or restarting servers.
+TRANSIENT_HTTP_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Seconds to wait for the log stream to drain after the pod ended.
 LOG_DRAIN_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class FollowTimeouts:
-    """How long each stage of a driver's life may take, in seconds; None means no limit.
-
-    :param scheduling_seconds: from creation until a node is assigned.
-    :param image_pull_seconds: from scheduling until the container was created (pulls happen here).
-    :param start_seconds: from creation until the container runs, whatever it waited for.
-    :param run_seconds: from the container's start until the pod ends.
-    """
-
-    scheduling_seconds: float | None = 600
-    image_pull_seconds: float | None = 900
-    start_seconds: float | None = 1800
-    run_seconds: float | None = None
-
-    def to_dict(self) -> dict[str, float | None]:
-        return asdict(self)
+#: Seconds between checkpoints while lines flow: one PATCH per interval at most. It bounds what a
+#: hard-killed triggerer repeats after its restart.
+CHECKPOINT_INTERVAL_SECONDS = 2.0
 
 
 class DriverFollower:
@@ -60,6 +79,8 @@ class DriverFollower:
     :param log_position: where an earlier follower stopped passing on log lines.
     :param progress_interval_seconds: cadence of progress lines and timeout checks.
     :param log: where progress and the driver's log lines go (the task log, from a trigger).
+    :param follower_key: the key of the task try following the pod; with it, the log position is
+        checkpointed on the pod and a restarted follower of the same try continues from there.
     """
 
     def __init__(
@@ -73,6 +94,7 @@ class DriverFollower:
         log_position: dict[str, int] | None,
         progress_interval_seconds: float,
         log: logging.Logger,
+        follower_key: str | None = None,
     ) -> None:
         self.core_v1 = core_v1
         self.namespace = namespace
@@ -84,12 +106,17 @@ class DriverFollower:
         self.deduplicator = LogDeduplicator(LogPosition.from_dict(log_position))
         self.log_lines = 0
         self.reconnects = 0
+        self.follower_key = follower_key
         self._pod: V1Pod | None = None
+        self._checkpointed = self.deduplicator.position
+        self._checkpointed_at = 0.0
+        self._api_down_since: float | None = None
 
     async def follow(self) -> dict[str, Any]:
         self._pod = await self._read_pod()
         if self._pod is None:
             return self._event("error", f"driver pod {self.namespace}/{self.pod_name} does not exist")
+        self._resume_from_checkpoint(self._pod)
         log_task = asyncio.create_task(self._follow_log())
         try:
             event = await self._watch_pod()
@@ -100,6 +127,13 @@ class DriverFollower:
                     self.log.warning("The driver log did not end %ss after the pod did", LOG_DRAIN_SECONDS)
             return {**event, "log_position": self.deduplicator.position.to_dict(), "log_lines": self.log_lines,
                     "reconnects": self.reconnects}
+        except asyncio.CancelledError:
+            # The triggerer is stopping (or a user stopped the task): stop passing lines on, then
+            # record how far the log got, so the next follower starts exactly there.
+            log_task.cancel()
+            await asyncio.gather(log_task, return_exceptions=True)
+            await asyncio.shield(self._checkpoint(force=True))
+            raise
         finally:
             if not log_task.done():
                 log_task.cancel()
@@ -111,12 +145,16 @@ class DriverFollower:
         from kubernetes_asyncio import watch
         from kubernetes_asyncio.client.exceptions import ApiException
 
-        resource_version = self._pod.metadata.resource_version
+        resource_version: str | None = self._pod.metadata.resource_version
         while True:
-            verdict = await self._judge()
-            if verdict is not None:
-                return verdict
             try:
+                if resource_version is None:
+                    resource_version = await self._refresh_pod()
+                    if self._pod is None:
+                        return self._event("error", f"driver pod {self.namespace}/{self.pod_name} disappeared")
+                verdict = await self._judge()
+                if verdict is not None:
+                    return verdict
                 async with watch.Watch() as pod_watch:
                     async for change in pod_watch.stream(
                         self.core_v1.list_namespaced_pod,
@@ -126,6 +164,7 @@ class DriverFollower:
                         allow_watch_bookmarks=True,
                         timeout_seconds=max(1, int(self.progress_interval_seconds)),
                     ):
+                        self._api_down_since = None
                         if change["type"] == "DELETED":
                             return self._event("error", f"driver pod {self.namespace}/{self.pod_name} was deleted "
                                                "before it finished (by a person, a cleanup job or node eviction)")
@@ -135,21 +174,35 @@ class DriverFollower:
                         if await self._judge(progress=False) is not None:
                             break
             except ApiException as error:
-                if error.status != HTTP_GONE:
+                if error.status == HTTP_GONE:
+                    # The resourceVersion is older than the API server keeps: read the pod afresh.
+                    self.log.info("Watch of %s expired (410 Gone); reading the pod again", self.pod_name)
+                elif error.status in TRANSIENT_HTTP_STATUSES:
+                    await self._wait_for_api("Watch of driver pod", error)
+                else:
                     raise
-                # The resourceVersion is older than the API server keeps: read the pod afresh.
-                self.log.info("Watch of %s expired (410 Gone); reading the pod again", self.pod_name)
-                resource_version = await self._refresh_pod()
-            except (OSError, asyncio.TimeoutError) as error:
-                self.reconnects += 1
-                self.log.warning("Watch of %s dropped (%s); reconnecting", self.pod_name, error)
-                await asyncio.sleep(RECONNECT_DELAY_SECONDS)
-                resource_version = await self._refresh_pod()
-            if self._pod is None:
-                return self._event("error", f"driver pod {self.namespace}/{self.pod_name} disappeared")
+                resource_version = None
+            except transient_errors() as error:
+                await self._wait_for_api("Watch of driver pod", error)
+                resource_version = None
+
+    async def _wait_for_api(self, what: str, error: BaseException) -> None:
+        """Pause before reconnecting; give up once the API has been unreachable for too long."""
+        now = time.monotonic()
+        if self._api_down_since is None:
+            self._api_down_since = now
+        down_seconds = now - self._api_down_since
+        if down_seconds > API_UNREACHABLE_LIMIT_SECONDS:
+            raise ApiUnreachable(
+                f"the Kubernetes API did not answer for {down_seconds:.0f}s (last error: {type(error).__name__}: {error})"
+            ) from error
+        self.reconnects += 1
+        self.log.warning("%s %s dropped (%s: %s); reconnecting", what, self.pod_name, type(error).__name__, error)
+        await asyncio.sleep(RECONNECT_DELAY_SECONDS)
 
     async def _refresh_pod(self) -> str | None:
         self._pod = await self._read_pod()
+        self._api_down_since = None
         return self._pod.metadata.resource_version if self._pod else None
 
     async def _judge(self, *, progress: bool = True) -> dict[str, Any] | None:
@@ -158,32 +211,14 @@ class DriverFollower:
         phase = pod.status.phase if pod.status else None
         if phase in POD_TERMINAL_PHASES:
             return self._event("success" if phase == POD_SUCCEEDED else "failed", f"driver pod {phase}", phase=phase)
-        failure = explain_pod_failure(pod, await self._events() if _looks_stuck(pod) else [])
+        failure = explain_pod_failure(pod, await self._events() if not pod.spec.node_name else [])
         if failure is not None:
             return self._event("failed", failure.cause, phase=phase, cause=failure.cause, fix=failure.fix)
-        timeout = self._timed_out(pod)
+        timeout = exceeded_stage_timeout(pod, self.container, self.timeouts, now=_now())
         if timeout is not None:
             return self._event("timeout", timeout, phase=phase)
-        if progress and not _container_started(pod, self.container):
+        if progress and not container_started(pod, self.container):
             self.log.info("%s", describe_wait(pod, await self._events(), now=_now()))
-        return None
-
-    def _timed_out(self, pod: V1Pod) -> str | None:
-        now = _now()
-        created = pod.metadata.creation_timestamp
-        scheduled_at = _condition_time(pod, "PodScheduled")
-        started_at = _container_started_at(pod, self.container)
-        limits = self.timeouts
-        if not pod.spec.node_name and _exceeds(now, created, limits.scheduling_seconds):
-            return f"driver pod not scheduled within {limits.scheduling_seconds:.0f}s (scheduling timeout)"
-        if started_at is None and scheduled_at and _waiting_reason(pod) == "ContainerCreating" and _exceeds(
-            now, scheduled_at, limits.image_pull_seconds
-        ):
-            return f"driver container not created within {limits.image_pull_seconds:.0f}s of scheduling (image pull timeout)"
-        if started_at is None and _exceeds(now, created, limits.start_seconds):
-            return f"driver container not running within {limits.start_seconds:.0f}s (start timeout)"
-        if started_at is not None and _exceeds(now, started_at, limits.run_seconds):
-            return f"driver still running after {limits.run_seconds:.0f}s (run timeout)"
         return None
 
     async def _read_pod(self) -> V1Pod | None:
@@ -204,6 +239,33 @@ class DriverFollower:
 
     # --- the log ---------------------------------------------------------------------------
 
+    def _resume_from_checkpoint(self, pod: V1Pod) -> None:
+        """Continue after the lines an earlier follower of this same try already passed on."""
+        found = read_log_checkpoint(pod.metadata.annotations or {}, self.follower_key)
+        if found is not None and found.timestamp_nanos > self.deduplicator.position.timestamp_nanos:
+            self.log.info("Continuing the driver log after the %s already in this task log (checkpoint on the pod)",
+                          _describe_position(found))
+            self.deduplicator = LogDeduplicator(found)
+            self._checkpointed = found
+
+    async def _checkpoint(self, *, force: bool = False) -> None:
+        """Write the log position on the pod if it moved (and, unless forced, the interval passed)."""
+        position = self.deduplicator.position
+        if self.follower_key is None or position == self._checkpointed:
+            return
+        if not force and time.monotonic() - self._checkpointed_at < CHECKPOINT_INTERVAL_SECONDS:
+            return
+        from kubernetes_asyncio.client.exceptions import ApiException
+
+        self._checkpointed_at = time.monotonic()
+        body = {"metadata": {"annotations": {LOG_CHECKPOINT_ANNOTATION: log_checkpoint_value(self.follower_key, position)}}}
+        try:
+            await self.core_v1.patch_namespaced_pod(name=self.pod_name, namespace=self.namespace, body=body)
+            self._checkpointed = position
+        except (ApiException, OSError, asyncio.TimeoutError) as error:
+            # Not fatal: a restart would then repeat a few more lines.
+            self.log.warning("Could not record the log position on %s (%s)", self.pod_name, error)
+
     async def _follow_log(self) -> None:
         from kubernetes_asyncio.client.exceptions import ApiException
 
@@ -211,7 +273,7 @@ class DriverFollower:
             pod = self._pod
             if pod is None:
                 return
-            if not _container_started(pod, self.container):
+            if not container_started(pod, self.container):
                 await asyncio.sleep(1)
                 continue
             self.deduplicator.restart()
@@ -227,16 +289,16 @@ class DriverFollower:
                 )
                 async for raw in response.content:
                     self._pass_on(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
-            except (ApiException, OSError, asyncio.TimeoutError) as error:
-                self.reconnects += 1
-                self.log.warning("Driver log stream dropped (%s); reconnecting", error)
-                await asyncio.sleep(RECONNECT_DELAY_SECONDS)
-                continue
-            # The stream ended: the container stopped, or the server closed it early.
-            latest = await self._read_pod()
-            if latest is None or _container_terminated(latest, self.container):
-                return
+                    await self._checkpoint()
+                # The stream ended: the container stopped, or the server closed it early.
+                latest = await self._read_pod()
+                if latest is None or container_terminated(latest, self.container):
+                    return
+                reason: BaseException | str = "the server ended the stream"
+            except (ApiException, *transient_errors()) as error:
+                reason = error
             self.reconnects += 1
+            self.log.warning("Driver log stream dropped (%s); reconnecting", reason)
             await asyncio.sleep(RECONNECT_DELAY_SECONDS)
 
     def _pass_on(self, raw: str) -> None:
@@ -253,55 +315,14 @@ class DriverFollower:
 
     def _event(self, status: str, message: str, **details: Any) -> dict[str, Any]:
         pod = self._pod
-        started = pod is not None and _container_started(pod, self.container)
+        started = pod is not None and container_started(pod, self.container)
         return {"status": status, "message": message, "container_started": started, **details}
+
+
+def _describe_position(position: LogPosition) -> str:
+    stamp = datetime.fromtimestamp(position.timestamp_nanos / 1e9, tz=timezone.utc).isoformat(timespec="milliseconds")
+    return f"lines up to {stamp}"
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _exceeds(now: datetime, since: datetime | None, limit_seconds: float | None) -> bool:
-    return since is not None and limit_seconds is not None and (now - since).total_seconds() > limit_seconds
-
-
-def _statuses(pod: V1Pod) -> list[Any]:
-    return (pod.status.container_statuses or []) if pod.status else []
-
-
-def _status_of(pod: V1Pod, container: str) -> Any:
-    return next((s for s in _statuses(pod) if s.name == container), None)
-
-
-def _container_started(pod: V1Pod, container: str) -> bool:
-    status = _status_of(pod, container)
-    return bool(status and status.state and (status.state.running or status.state.terminated))
-
-
-def _container_terminated(pod: V1Pod, container: str) -> bool:
-    status = _status_of(pod, container)
-    return bool(status and status.state and status.state.terminated)
-
-
-def _container_started_at(pod: V1Pod, container: str) -> datetime | None:
-    status = _status_of(pod, container)
-    if not status or not status.state:
-        return None
-    if status.state.running:
-        return status.state.running.started_at
-    if status.state.terminated:
-        return status.state.terminated.started_at
-    return None
-
-
-def _waiting_reason(pod: V1Pod) -> str | None:
-    return next((s.state.waiting.reason for s in _statuses(pod) if s.state and s.state.waiting), None)
-
-
-def _condition_time(pod: V1Pod, condition_type: str) -> datetime | None:
-    conditions = (pod.status.conditions or []) if pod.status else []
-    return next((c.last_transition_time for c in conditions if c.type == condition_type and c.status == "True"), None)
-
-
-def _looks_stuck(pod: V1Pod) -> bool:
-    return not pod.spec.node_name

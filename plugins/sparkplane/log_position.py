@@ -8,10 +8,14 @@ than the last one seen, and as many lines with exactly that timestamp as were al
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 _NANOS_PER_SECOND = 1_000_000_000
+#: Annotation on the driver pod holding how far its log has been passed on, and for which try.
+LOG_CHECKPOINT_ANNOTATION = "sparkplane.dev/log-checkpoint"
 
 
 @dataclass(frozen=True)
@@ -84,3 +88,22 @@ def parse_timestamp_nanos(stamp: str) -> int:
     whole, _, fraction = body.partition(".")
     seconds = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
     return int(seconds) * _NANOS_PER_SECOND + int((fraction or "0").ljust(9, "0")[:9])
+
+
+def log_checkpoint_value(follower_key: str, position: LogPosition) -> str:
+    """Return the checkpoint annotation's value: which try followed the log, and how far."""
+    return json.dumps({"follower": follower_key, **position.to_dict()}, separators=(",", ":"))
+
+
+def read_log_checkpoint(annotations: Mapping[str, str], follower_key: str | None) -> LogPosition | None:
+    """Return the log position that ``follower_key``'s try checkpointed in ``annotations``, if any."""
+    raw = annotations.get(LOG_CHECKPOINT_ANNOTATION)
+    if follower_key is None or not raw:
+        return None
+    try:
+        data = json.loads(raw)
+        if data.get("follower") != follower_key:
+            return None
+        return LogPosition(int(data["timestamp_nanos"]), int(data["lines_at_timestamp"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None  # hand-edited or foreign: start from the beginning rather than fail the job

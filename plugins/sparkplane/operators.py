@@ -12,39 +12,36 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
 
 from sparkplane import settings
 from sparkplane.constants import (
     APPLICATION_ID_LABEL,
     DRIVER_CONTAINER_NAME,
-    EXECUTOR_CONTAINER_NAME,
+    POD_FAILED,
     SPARK_ROLE_LABEL,
 )
-from sparkplane.diagnosis import Diagnosis, explain_failure
-from sparkplane.driver_follower import FollowTimeouts
+from sparkplane.diagnosis import explain_failure
+from sparkplane.driver_outcome import diagnose_driver, log_failed_executors
 from sparkplane.exceptions import JobDefinitionError, PodAlreadyExists, SparkJobFailed
 from sparkplane.hooks import SparkKubernetesHook
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.manifests import KubernetesTarget, build_driver_pod
-from sparkplane.pod_diagnosis import SIGKILL_EXIT_CODE, describe_failed_container, failed_containers
+from sparkplane.pod_stages import FollowTimeouts
 from sparkplane.pod_timeline import stage_seconds
 from sparkplane.preflight import run_preflight
 from sparkplane.processes import StreamingProcess
-from sparkplane.run_identity import TaskTry
+from sparkplane.reattach import driver_to_follow
+from sparkplane.run_identity import TRY_NUMBER_LABEL, TaskTry
 from sparkplane.spark_submit import build_local_submit
 from sparkplane.triggers import SparkDriverTrigger
-
-#: Driver log lines read back to explain a failed driver.
-FAILURE_LOG_LINES = 200
-#: Last lines of each failed executor's log shown in the digest.
-EXECUTOR_DIGEST_LOG_LINES = 15
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -218,30 +215,51 @@ class SparkJobOperator(BaseOperator):
                 "operator's image argument or the deployment setting SPARKPLANE_SPARK_IMAGE to what it printed."
             )
         target = KubernetesTarget(namespace=self.namespace, image=self.image)
-        if self.preflight:
-            self._preflight(spec, target)
         task_try = _task_try(context)
-        manifest = build_driver_pod(
-            spec, task_try, target, keep_failed_seconds=int(self.keep_failed_driver.total_seconds())
-        )
-        name = manifest["metadata"]["name"]
+        name = self._follow_existing_driver(task_try) or self._create_driver(spec, task_try, target)
         self._driver = (name, self.namespace)
-        try:
-            self.hook.create_pod(manifest)
-            self.log.info("Created driver pod %s/%s running %s", self.namespace, name, spec.application)
-        except PodAlreadyExists:
-            # Same try, same name: an earlier worker of this try submitted it and died.
-            self.log.info("Driver pod %s/%s of this try exists already; following it instead of submitting again",
-                          self.namespace, name)
         trigger = SparkDriverTrigger(
             kubernetes_conn_id=self.kubernetes_conn_id,
             namespace=self.namespace,
             pod_name=name,
             timeouts=self.timeouts.to_dict(),
+            follower_key=task_try.key,
         )
         if self.deferrable:
-            self.defer(trigger=trigger, method_name="execute_complete")
+            self.defer(trigger=trigger, method_name="execute_complete", timeout=self._time_left(context))
         return self.execute_complete(context, _first_event(trigger))
+
+    def _follow_existing_driver(self, task_try: TaskTry) -> str | None:
+        """Return the name of a driver this try should follow instead of submitting (see reattach)."""
+        drivers = self.hook.list_pods(
+            self.namespace, label_selector=f"{task_try.instance_selector()},{SPARK_ROLE_LABEL}=driver"
+        )
+        driver = driver_to_follow(drivers, task_try)
+        if driver is None:
+            return None
+        phase = driver.status.phase if driver.status else "unknown"
+        self.log.info(
+            "Driver pod %s/%s (%s) of try %s of this task exists; following it instead of submitting a "
+            "second one (an earlier worker or triggerer stopped while it ran)",
+            self.namespace, driver.metadata.name, phase, driver.metadata.labels.get(TRY_NUMBER_LABEL),
+        )
+        return driver.metadata.name
+
+    def _create_driver(self, spec: SparkJobSpec, task_try: TaskTry, target: KubernetesTarget) -> str:
+        """Check, then create this try's driver pod; return its name."""
+        if self.preflight:
+            self._preflight(spec, target)
+        manifest = build_driver_pod(
+            spec, task_try, target, keep_failed_seconds=int(self.keep_failed_driver.total_seconds())
+        )
+        name = manifest["metadata"]["name"]
+        try:
+            self.hook.create_pod(manifest)
+            self.log.info("Created driver pod %s/%s running %s", self.namespace, name, spec.application)
+        except PodAlreadyExists:
+            # Created between the lookup and now by another worker of this very try.
+            self.log.info("Driver pod %s/%s of this try exists already; following it", self.namespace, name)
+        return name
 
     def _preflight(self, spec: SparkJobSpec, target: KubernetesTarget) -> None:
         def is_allowed(verb: str, resource: str) -> bool:
@@ -259,6 +277,28 @@ class SparkJobOperator(BaseOperator):
             jobs_root=settings.JOBS_ROOT,
             log=self.log,
         )
+
+    def _time_left(self, context: Context) -> timedelta | None:
+        """Return what is left of execution_timeout: Airflow does not apply it to a deferral itself."""
+        if self.execution_timeout is None:
+            return None
+        started = context["ti"].start_date or datetime.now(timezone.utc)
+        return max(self.execution_timeout - (datetime.now(timezone.utc) - started), timedelta(seconds=1))
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Resume after deferral; when the trigger timed out or crashed, stop the job first."""
+        if next_method == TRIGGER_FAIL_REPR and self.kubernetes_conn_id:
+            # execution_timeout of a deferred task ends its trigger without on_kill: the driver
+            # would run on unwatched. Delete it (its executors go with it) before failing.
+            task_try = _task_try(context)
+            for driver in self.hook.list_pods(
+                self.namespace, label_selector=f"{task_try.instance_selector()},{SPARK_ROLE_LABEL}=driver"
+            ):
+                if driver.status is None or driver.status.phase != POD_FAILED:
+                    self.log.info("Deferral ended without a result: deleting driver pod %s/%s and its executors",
+                                  self.namespace, driver.metadata.name)
+                    self.hook.delete_pod(driver.metadata.name, self.namespace)
+        return super().resume_execution(next_method, next_kwargs, context)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Finish the task from the trigger's event: report, clean up, succeed or explain."""
@@ -279,13 +319,14 @@ class SparkJobOperator(BaseOperator):
             "log_lines": event.get("log_lines"),
         }
         self.log.info("Driver stages (seconds): %s", result["seconds"])
-        result["failed_executors"] = self._log_failed_executors(_task_try(context), namespace)
+        # By the driver's application id: a driver followed from an earlier try has that try's labels.
+        result["failed_executors"] = log_failed_executors(self.hook, self.log, app_id, namespace) if app_id else []
         if result["spark_history"]:
             self.log.info("Spark history: %s", result["spark_history"])
         if status == "success":
             self.hook.delete_pod(name, namespace)
             return result
-        diagnosis = self._diagnose(event)
+        diagnosis = diagnose_driver(self.hook, event, application=self.application.rsplit("/", 1)[-1])
         self.log.error("Cause: %s", diagnosis.cause)
         self.log.error("Fix: %s", diagnosis.fix)
         # A driver that never ran has no log to read, only events, which are logged above:
@@ -300,43 +341,6 @@ class SparkJobOperator(BaseOperator):
                 self.keep_failed_driver, namespace, name, namespace, name, namespace, name,
             )
         raise SparkJobFailed(diagnosis.cause, diagnosis.fix)
-
-    def _log_failed_executors(self, task_try: TaskTry, namespace: str) -> list[str]:
-        """Log a digest of the executors that failed (how they ended, their last lines); return it."""
-        executors = self.hook.list_pods(namespace, label_selector=f"{task_try.selector()},{SPARK_ROLE_LABEL}=executor")
-        digest = []
-        for pod, status in failed_containers(executors):
-            line = describe_failed_container(pod, status)
-            digest.append(line)
-            tail = self.hook.read_pod_log_tail(
-                pod.metadata.name, namespace, container=EXECUTOR_CONTAINER_NAME, lines=EXECUTOR_DIGEST_LOG_LINES
-            )
-            self.log.warning("Failed executor %s\n%s", line, "\n".join(f"    {text}" for text in tail))
-        if digest:
-            self.log.warning("%d executor(s) failed during the job (listed above)", len(digest))
-        return digest
-
-    def _diagnose(self, event: dict[str, Any]) -> Diagnosis:
-        name, namespace = event["pod_name"], event["namespace"]
-        if event["status"] == "timeout":
-            return Diagnosis(
-                cause=f"Driver pod {namespace}/{name}: {event['message']}.",
-                fix="See the waiting reasons logged above; raise that stage's timeout if the wait was expected.",
-            )
-        if event["status"] == "error":
-            return Diagnosis(
-                cause=f"Following driver pod {namespace}/{name} failed: {event['message']}",
-                fix="Check the kubernetes connection and that the pod still exists; clear the task to retry.",
-            )
-        pod = self.hook.read_pod(name, namespace)
-        exit_code = _driver_exit_code(pod) if pod is not None else 1
-        # A driver that never ran, or that Kubernetes killed (OOMKilled), is explained by the pod;
-        # one that ran and failed, by its log: the job's own exception.
-        if event.get("cause") and (not event.get("container_started") or exit_code == SIGKILL_EXIT_CODE):
-            return Diagnosis(cause=event["cause"], fix=event["fix"])
-        tail = self.hook.read_pod_log_tail(name, namespace, container=DRIVER_CONTAINER_NAME, lines=FAILURE_LOG_LINES)
-        application = self.application.rsplit("/", 1)[-1]
-        return explain_failure(exit_code, tail, application=application)
 
 
 def _whole_number(field_name: str, value: int | str) -> int:
@@ -372,10 +376,3 @@ def _first_event(trigger: SparkDriverTrigger) -> dict[str, Any]:
         raise RuntimeError("the trigger ended without an event")
 
     return asyncio.run(first())
-
-
-def _driver_exit_code(pod: Any) -> int:
-    for status in (pod.status.container_statuses or []) if pod.status else []:
-        if status.name == DRIVER_CONTAINER_NAME and status.state and status.state.terminated:
-            return status.state.terminated.exit_code
-    return 1

@@ -18,7 +18,8 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from sparkplane.constants import DRIVER_CONTAINER_NAME
-from sparkplane.driver_follower import HTTP_NOT_FOUND, DriverFollower, FollowTimeouts
+from sparkplane.driver_follower import HTTP_NOT_FOUND, DriverFollower
+from sparkplane.pod_stages import FollowTimeouts
 
 
 class SparkDriverTrigger(BaseTrigger):
@@ -30,6 +31,8 @@ class SparkDriverTrigger(BaseTrigger):
     :param timeouts: ``FollowTimeouts`` as a dict (seconds per stage; None means no limit).
     :param log_position: where an earlier follower stopped passing on log lines, if any.
     :param progress_interval_seconds: how often to say what a waiting pod waits for.
+    :param follower_key: the key of the task try this trigger follows the driver for; a restarted
+        triggerer uses it to continue the log where the earlier one stopped.
     """
 
     def __init__(
@@ -41,6 +44,7 @@ class SparkDriverTrigger(BaseTrigger):
         timeouts: dict[str, float | None],
         log_position: dict[str, int] | None = None,
         progress_interval_seconds: float = 30,
+        follower_key: str | None = None,
     ) -> None:
         super().__init__()
         self.kubernetes_conn_id = kubernetes_conn_id
@@ -49,6 +53,7 @@ class SparkDriverTrigger(BaseTrigger):
         self.timeouts = timeouts
         self.log_position = log_position
         self.progress_interval_seconds = progress_interval_seconds
+        self.follower_key = follower_key
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -60,6 +65,7 @@ class SparkDriverTrigger(BaseTrigger):
                 "timeouts": self.timeouts,
                 "log_position": self.log_position,
                 "progress_interval_seconds": self.progress_interval_seconds,
+                "follower_key": self.follower_key,
             },
         )
 
@@ -80,6 +86,7 @@ class SparkDriverTrigger(BaseTrigger):
                     log_position=self.log_position,
                     progress_interval_seconds=self.progress_interval_seconds,
                     log=self.log,
+                    follower_key=self.follower_key,
                 )
                 event = await follower.follow()
         except asyncio.CancelledError:

@@ -121,7 +121,7 @@ def test_executor_account_may_do_nothing_and_mounts_no_token(bootstrapped):
 @pytest.mark.parametrize(
     ("verb", "resource", "namespace", "group", "subresource"),
     [("create", "pods", "spark", "", None), ("get", "pods", "spark", "", None), ("watch", "pods", "spark", "", None),
-     ("delete", "pods", "spark", "", None), ("get", "pods", "spark", "", "log"), ("list", "events", "spark", "", None),
+     ("delete", "pods", "spark", "", None), ("patch", "pods", "spark", "", None), ("get", "pods", "spark", "", "log"), ("list", "events", "spark", "", None),
      ("create", "localsubjectaccessreviews", "spark", "authorization.k8s.io", None),
      ("create", "daemonsets", "sparkplane-system", "apps", None), ("patch", "daemonsets", "sparkplane-system", "apps", None),
      ("delete", "daemonsets", "sparkplane-system", "apps", None), ("list", "pods", "sparkplane-system", "", None),

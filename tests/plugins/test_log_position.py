@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sparkplane.log_position import LogDeduplicator, LogPosition, parse_log_line, parse_timestamp_nanos
+from sparkplane.log_position import (
+    LOG_CHECKPOINT_ANNOTATION,
+    LogDeduplicator,
+    LogPosition,
+    log_checkpoint_value,
+    parse_log_line,
+    parse_timestamp_nanos,
+    read_log_checkpoint,
+)
 
 SECOND = 1_000_000_000
 
@@ -52,3 +60,17 @@ def test_since_seconds_reaches_back_to_the_positions_second():
     now = datetime(2026, 11, 25, 10, 0, 31, tzinfo=timezone.utc)
     assert follower.since_seconds(now) == 31
     assert LogDeduplicator(LogPosition()).since_seconds(now) is None
+
+
+def test_checkpoint_is_read_back_only_by_the_try_that_wrote_it():
+    position = LogPosition(timestamp_nanos=1_795_000_000 * SECOND + 5, lines_at_timestamp=2)
+    annotations = {LOG_CHECKPOINT_ANNOTATION: log_checkpoint_value("try-a", position)}
+    assert read_log_checkpoint(annotations, "try-a") == position
+    assert read_log_checkpoint(annotations, "try-b") is None
+    assert read_log_checkpoint(annotations, None) is None
+    assert read_log_checkpoint({}, "try-a") is None
+
+
+def test_a_damaged_checkpoint_means_start_from_the_beginning():
+    for raw in ("not json", '{"follower": "try-a"}', '["try-a"]', '{"follower": "try-a", "timestamp_nanos": "x"}'):
+        assert read_log_checkpoint({LOG_CHECKPOINT_ANNOTATION: raw}, "try-a") is None

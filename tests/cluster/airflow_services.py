@@ -1,0 +1,191 @@
+"""Real Airflow, as a deployment runs it, for tests that kill or restart one of its parts.
+
+Each component is its own process (API server, scheduler with the LocalExecutor, DAG processor,
+triggerer) over one metadata database, so a test can SIGKILL a task's process and watch the
+scheduler retry it, or restart the triggerer while a trigger follows a job. Task state is read
+from the metadata database itself; runs are started with the ``airflow`` CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+T = TypeVar("T")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class AirflowServices:
+    """One Airflow deployment in ``home``, its components started and stopped one by one.
+
+    :param home: the AIRFLOW_HOME (metadata database, logs, component output).
+    :param dags_folder: the DAGs it runs.
+    :param extra_env: deployment settings (connections, SPARKPLANE_* settings).
+    """
+
+    home: Path
+    dags_folder: Path
+    extra_env: dict[str, str]
+    port: int = field(default_factory=_free_port)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
+            "AIRFLOW__API__PORT": str(self.port),
+            # Every component must sign and accept the same task tokens.
+            "AIRFLOW__API_AUTH__JWT_SECRET": self._jwt_secret,
+            # Notice a dead triggerer (and hand its triggers on) in seconds, not minutes.
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            **self.extra_env,
+        }
+
+    def __post_init__(self) -> None:
+        self._jwt_secret = secrets.token_hex(32)
+        (self.home / "components").mkdir(parents=True, exist_ok=True)
+
+    def airflow(self, *args: str, timeout_seconds: float = 300) -> str:
+        """Run one ``airflow`` CLI command; return its output, failing with it."""
+        result = subprocess.run([sys.executable, "-m", "airflow", *args], env=self.env, capture_output=True,
+                                text=True, timeout=timeout_seconds)
+        if result.returncode != 0:
+            raise AssertionError(f"airflow {' '.join(args)} failed ({result.returncode}):\n"
+                                 f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        return result.stdout
+
+    def start(self, component: str) -> None:
+        """Start one component (its output goes to ``components/<name>.log``)."""
+        args = ["api-server", "--port", str(self.port)] if component == "api-server" else [component]
+        log = (self.home / "components" / f"{component}.log").open("ab")
+        self.processes[component] = subprocess.Popen(
+            [sys.executable, "-m", "airflow", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+
+    def stop(self, component: str, *, sig: int = signal.SIGTERM, timeout_seconds: float = 60) -> None:
+        """Stop one component and everything it started (``sig`` first, SIGKILL after the timeout)."""
+        process = self.processes.pop(component, None)
+        if process is None or process.poll() is not None:
+            return
+        _signal_group(process.pid, sig)
+        try:
+            process.wait(timeout=timeout_seconds)
+        except subprocess.TimeoutExpired:
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        _signal_group(process.pid, signal.SIGKILL)  # children that outlived their parent
+
+    def start_all(self) -> None:
+        self.airflow("db", "migrate")
+        for component in COMPONENTS:
+            self.start(component)
+        wait_until(self._api_answers, timeout_seconds=180, what="the Airflow API server to answer",
+                   on_timeout=self.component_logs)
+
+    def stop_all(self) -> None:
+        for component in reversed(COMPONENTS):
+            self.stop(component)
+
+    def _api_answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/monitor/health", timeout=3) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def component_logs(self, lines: int = 40) -> str:
+        parts = []
+        for log in sorted((self.home / "components").glob("*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {log.name}\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+    # --- runs and task instances -----------------------------------------------------------
+
+    def query(self, sql: str, *params: Any) -> list[tuple]:
+        with sqlite3.connect(self.home / "airflow.db", timeout=30) as db:
+            return db.execute(sql, params).fetchall()
+
+    def trigger(self, dag_id: str, conf: dict | None = None) -> str:
+        """Start a run of ``dag_id`` once the DAG processor has parsed it; return the run id."""
+        wait_until(lambda: self.query("SELECT 1 FROM dag WHERE dag_id = ?", dag_id), timeout_seconds=180,
+                   what=f"the DAG processor to parse {dag_id}", on_timeout=self.component_logs)
+        run_id = f"manual__test_{time.time_ns()}"
+        self.airflow("dags", "trigger", dag_id, "--run-id", run_id, "--conf", json.dumps(conf or {}))
+        return run_id
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any] | None:
+        """Return state, try_number and pid of one task instance, or None before it exists."""
+        rows = self.query(
+            "SELECT state, try_number, pid FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ?",
+            dag_id, run_id, task_id,
+        )
+        return dict(zip(("state", "try_number", "pid"), rows[0], strict=True)) if rows else None
+
+    def run_state(self, dag_id: str, run_id: str) -> str | None:
+        rows = self.query("SELECT state FROM dag_run WHERE dag_id = ? AND run_id = ?", dag_id, run_id)
+        return rows[0][0] if rows else None
+
+    def wait_for_run(self, dag_id: str, run_id: str, *, timeout_seconds: float) -> str:
+        """Wait until the run ends; return its state."""
+        return wait_until(lambda: (state := self.run_state(dag_id, run_id)) in ("success", "failed") and state,
+                          timeout_seconds=timeout_seconds, what=f"run {run_id} of {dag_id} to end",
+                          on_timeout=self.component_logs)
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
+        """Return everything logged for one try: the worker's log and each triggerer's part."""
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        files = sorted(folder.glob(f"attempt={try_number}.log*"))
+        return "\n".join(path.read_text(errors="replace") for path in files)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def wait_until(check: Callable[[], T], *, timeout_seconds: float, what: str, interval_seconds: float = 1,
+               on_timeout: Callable[[], str] | None = None) -> T:
+    """Return ``check()``'s first truthy result; fail saying what did not happen."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(interval_seconds)
+    detail = f"\n{on_timeout()}" if on_timeout else ""
+    raise AssertionError(f"timed out after {timeout_seconds:.0f}s waiting for {what}{detail}")
