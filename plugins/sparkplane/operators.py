@@ -31,7 +31,6 @@ from sparkplane.constants import (
 from sparkplane.diagnosis import explain_failure
 from sparkplane.driver_outcome import diagnose_driver, log_failed_executors
 from sparkplane.exceptions import JobDefinitionError, PodAlreadyExists, SparkJobFailed
-from sparkplane.hooks import SparkKubernetesHook
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.manifests import KubernetesTarget, build_driver_pod
 from sparkplane.pod_stages import FollowTimeouts
@@ -45,6 +44,8 @@ from sparkplane.triggers import SparkDriverTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from sparkplane.hooks import SparkKubernetesHook
 
 
 class SparkJobOperator(BaseOperator):
@@ -206,6 +207,10 @@ class SparkJobOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> SparkKubernetesHook:
+        # Imported here: the Kubernetes clients take seconds to import, and every DAG file that
+        # uses this operator (and every task of it, local mode included) would pay that at parse.
+        from sparkplane.hooks import SparkKubernetesHook
+
         return SparkKubernetesHook(self.kubernetes_conn_id)
 
     def _submit_to_kubernetes(self, spec: SparkJobSpec, context: Context) -> dict[str, Any]:
