@@ -185,3 +185,23 @@ def registry_config(s: Settings) -> str:
         },
         indent=2,
     )
+
+
+#: Group of the platform's own ServiceAccounts (the Airflow identity lives in sparkplane-system).
+PLATFORM_SERVICEACCOUNTS_GROUP = "system:serviceaccounts:sparkplane-system"
+
+
+def audit_policy() -> str:
+    """Record every request the platform's own identities make (one line each), nothing else.
+
+    Benchmarks count API requests per job from this log; the cluster's own traffic (kubelet,
+    controllers, KWOK heartbeats) is left out so the file stays small.
+    """
+    return f"""apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived", "ResponseStarted"]
+rules:
+  - level: Metadata
+    userGroups: ["{PLATFORM_SERVICEACCOUNTS_GROUP}"]
+  - level: None
+"""
