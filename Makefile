@@ -1,5 +1,5 @@
 # The two set-up commands are `make demo` and `make test`; everything else is for development.
-.PHONY: demo test env lock bench clean cluster-up cluster-down cluster-smoke image bootstrap lint-rbac
+.PHONY: demo test env lock bench bench-operator clean cluster-up cluster-down cluster-smoke image bootstrap lint-rbac
 
 ## Run the example pipeline on the embedded default (local Spark, SQLite Airflow).
 demo:
@@ -20,6 +20,10 @@ lock:
 ## Print DAG parse times (and other measurements) without asserting on them.
 bench: env
 	.venv/bin/python benchmarks/dag_parse_times.py
+
+## Measure the Spark operator on the local cluster beside a plain spark-submit (figures, not assertions).
+bench-operator: env
+	.venv/bin/python benchmarks/spark_operator.py
 
 ## Start the local Kubernetes cluster (real control plane, real node, KWOK nodes, registry).
 cluster-up:
