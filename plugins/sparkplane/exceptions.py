@@ -45,6 +45,17 @@ class KubernetesPermissionDenied(AirflowFailException):
         self.action = action
 
 
+class PodRejected(AirflowFailException):
+    """Admission refused the pod (Pod Security); the pod as specified can never run there."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"Kubernetes refused the driver pod: {detail}\n"
+            "Fix: remove what the message names from the task's pod_template (the spark namespace "
+            "enforces Pod Security 'restricted': no hostPath volumes, privileged containers or root)."
+        )
+
+
 class PodAlreadyExists(AirflowException):
     """A pod of that name exists: for a driver, this try was already submitted."""
 

@@ -15,7 +15,7 @@ from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from sparkplane.exceptions import KubernetesPermissionDenied, PodAlreadyExists
+from sparkplane.exceptions import KubernetesPermissionDenied, PodAlreadyExists, PodRejected
 
 if TYPE_CHECKING:
     from kubernetes.client import CoreV1Event, V1Pod
@@ -130,6 +130,9 @@ class SparkKubernetesHook:
 
 
 def _translate(error: ApiException, *, action: str) -> Exception:
+    if error.status == HTTP_FORBIDDEN and "violates PodSecurity" in _api_message(error):
+        # Admission, not RBAC: the pod as built (with the task's pod_template) breaks the namespace's policy.
+        return PodRejected(_api_message(error))
     if error.status == HTTP_FORBIDDEN:
         return KubernetesPermissionDenied(action=action, detail=_api_message(error))
     return error

@@ -19,6 +19,12 @@ from typing import Any
 
 from sparkplane import constants as c
 from sparkplane.job_spec import SparkJobSpec
+from sparkplane.pod_templates import (
+    EXECUTOR_TEMPLATE_FILE,
+    apply_pod_template,
+    restricted_container_security,
+    restricted_pod_security,
+)
 from sparkplane.run_identity import TaskTry
 
 #: Memory Kubernetes must grant beyond the JVM heap: Spark's own default for PySpark pods
@@ -61,7 +67,13 @@ def application_id(task_try: TaskTry) -> str:
     return task_try.driver_name().removesuffix("-driver")
 
 
-def build_driver_conf(spec: SparkJobSpec, task_try: TaskTry, target: KubernetesTarget) -> dict[str, str]:
+def build_driver_conf(
+    spec: SparkJobSpec,
+    task_try: TaskTry,
+    target: KubernetesTarget,
+    *,
+    executor_template_file: str = c.IMAGE_EXECUTOR_POD_TEMPLATE,
+) -> dict[str, str]:
     """Return the Spark settings of a driver running in a pod; the task's own conf wins."""
     driver_name = task_try.driver_name()
     conf = {
@@ -77,7 +89,7 @@ def build_driver_conf(spec: SparkJobSpec, task_try: TaskTry, target: KubernetesT
         c.SPARK_CONTAINER_IMAGE: target.image,
         c.SPARK_EXECUTOR_POD_NAME_PREFIX: application_id(task_try),
         c.SPARK_EXECUTOR_SERVICE_ACCOUNT: target.executor_service_account,
-        c.SPARK_EXECUTOR_POD_TEMPLATE: c.IMAGE_EXECUTOR_POD_TEMPLATE,
+        c.SPARK_EXECUTOR_POD_TEMPLATE: executor_template_file,
         c.SPARK_EXECUTOR_INSTANCES: str(spec.executor_instances),
         c.SPARK_EXECUTOR_MEMORY: spec.executor_memory,
         c.SPARK_EXECUTOR_CORES: str(spec.executor_cores),
@@ -101,20 +113,27 @@ def application_uri(spec: SparkJobSpec) -> str:
 
 
 def build_driver_pod(
-    spec: SparkJobSpec, task_try: TaskTry, target: KubernetesTarget, *, keep_failed_seconds: int = 86400
+    spec: SparkJobSpec,
+    task_try: TaskTry,
+    target: KubernetesTarget,
+    *,
+    keep_failed_seconds: int = 86400,
+    pod_template: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the driver pod manifest for one try of a task.
 
     :param keep_failed_seconds: how long a failed driver stays to be inspected (an annotation
         the pod sweep honours).
+    :param pod_template: what the task adds to its driver and executor pods (see pod_templates).
     """
-    conf = build_driver_conf(spec, task_try, target)
+    executor_template_file = EXECUTOR_TEMPLATE_FILE if pod_template else c.IMAGE_EXECUTOR_POD_TEMPLATE
+    conf = build_driver_conf(spec, task_try, target, executor_template_file=executor_template_file)
     args = ["driver", "--name", spec.name]
     for key in sorted(conf):
         args += ["--conf", f"{key}={conf[key]}"]
     args += [application_uri(spec), *spec.arguments]
     memory_mib = memory_request_mib(spec.driver_memory)
-    return {
+    pod = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
@@ -130,7 +149,7 @@ def build_driver_pod(
         "spec": {
             "serviceAccountName": target.driver_service_account,
             "restartPolicy": "Never",
-            "securityContext": _restricted_pod_security(),
+            "securityContext": restricted_pod_security(),
             "containers": [
                 {
                     "name": c.DRIVER_CONTAINER_NAME,
@@ -147,14 +166,12 @@ def build_driver_pod(
                         "requests": {"cpu": driver_cpu_request(conf), "memory": f"{memory_mib}Mi"},
                         "limits": {"memory": f"{memory_mib}Mi"},
                     },
-                    "securityContext": {
-                        "allowPrivilegeEscalation": False,
-                        "capabilities": {"drop": ["ALL"]},
-                    },
+                    "securityContext": restricted_container_security(),
                 }
             ],
         },
     }
+    return apply_pod_template(pod, pod_template) if pod_template else pod
 
 
 def _driver_env(extra: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -162,14 +179,3 @@ def _driver_env(extra: Mapping[str, str]) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [{"name": "SPARK_DRIVER_BIND_ADDRESS", **pod_ip}]
     env += [{"name": name, "value": value} for name, value in sorted(extra.items())]
     return env
-
-
-def _restricted_pod_security() -> dict[str, Any]:
-    # What Pod Security "restricted" requires, which the spark namespace enforces.
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": c.SPARK_UID,
-        "runAsGroup": c.SPARK_UID,
-        "fsGroup": c.SPARK_UID,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
 from cluster_waits import wait_for_pod_finished
-from kubernetes import client
+from kubernetes import client, watch
 from localcluster.kwok import SIMULATED_NODE_TOLERATION
 
 
@@ -60,3 +62,39 @@ def pause_daemonset(name: str, image: str) -> client.V1DaemonSet:
             ),
         ),
     )
+
+
+class PodWatch:
+    """Every pod matching a selector that the API server shows while the block runs (a real watch).
+
+    :param core: a CoreV1Api.
+    :param namespace: where to watch.
+    :param label_selector: which pods.
+    """
+
+    def __init__(self, core: client.CoreV1Api, namespace: str, label_selector: str) -> None:
+        self.core, self.namespace, self.selector = core, namespace, label_selector
+        self.created: dict[str, client.V1Pod] = {}  # uid -> the pod as first seen
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        version = self.core.list_namespaced_pod(self.namespace, label_selector=self.selector).metadata.resource_version
+        while not self._stop.is_set():
+            try:
+                for change in watch.Watch().stream(self.core.list_namespaced_pod, self.namespace,
+                                                   label_selector=self.selector, resource_version=version,
+                                                   timeout_seconds=2):
+                    pod = change["object"]
+                    version = pod.metadata.resource_version
+                    self.created.setdefault(pod.metadata.uid, pod)
+            except Exception:  # noqa: BLE001 - an API server restart drops the watch; it resumes
+                self._stop.wait(1)
+
+    def __enter__(self) -> PodWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)

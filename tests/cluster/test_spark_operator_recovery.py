@@ -14,13 +14,13 @@ from __future__ import annotations
 import os
 import re
 import signal
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
 from airflow_on_cluster import NAMESPACE, TEST_DAGS, job_pods
 from airflow_services import AirflowServices, wait_until
-from kubernetes import client, watch
+from cluster_pods import PodWatch
+from kubernetes import client
 
 pytestmark = pytest.mark.cluster
 
@@ -49,35 +49,16 @@ def airflow(local_cluster, spark_image, airflow_connection, tmp_path_factory) ->
         services.stop_all()
 
 
-class DriverCreations:
-    """Every driver pod of one DAG that the API server creates while the block runs (a real watch)."""
+class DriverCreations(PodWatch):
+    """Every driver pod of one DAG that the API server creates while the block runs."""
 
     def __init__(self, local_cluster, dag_id: str) -> None:
-        self.core = client.CoreV1Api(local_cluster.api_client())
-        self.selector = f"app.kubernetes.io/managed-by=sparkplane,sparkplane.dev/dag-id={dag_id},spark-role=driver"
-        self.names: dict[str, str] = {}  # uid -> name
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
+        selector = f"app.kubernetes.io/managed-by=sparkplane,sparkplane.dev/dag-id={dag_id},spark-role=driver"
+        super().__init__(client.CoreV1Api(local_cluster.api_client()), NAMESPACE, selector)
 
-    def _watch(self) -> None:
-        resource_version = self.core.list_namespaced_pod(NAMESPACE, label_selector=self.selector).metadata.resource_version
-        while not self._stop.is_set():
-            try:
-                for change in watch.Watch().stream(self.core.list_namespaced_pod, NAMESPACE, label_selector=self.selector,
-                                                   resource_version=resource_version, timeout_seconds=2):
-                    pod = change["object"]
-                    resource_version = pod.metadata.resource_version
-                    self.names.setdefault(pod.metadata.uid, pod.metadata.name)
-            except Exception:  # noqa: BLE001 - an API server restart drops the watch; it resumes
-                self._stop.wait(1)
-
-    def __enter__(self) -> DriverCreations:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
+    @property
+    def names(self) -> dict[str, str]:
+        return {uid: pod.metadata.name for uid, pod in self.created.items()}
 
     def running_driver(self) -> client.V1Pod | None:
         pods = self.core.list_namespaced_pod(NAMESPACE, label_selector=self.selector).items

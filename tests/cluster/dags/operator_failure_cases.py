@@ -39,9 +39,29 @@ CASES = {
     "unschedulable": {"application": "spark_smoke_test.py", "driver_memory": "64g"},
     # An ordinary job, for checks that need one (permissions).
     "smoke": {"application": "spark_smoke_test.py", "application_args": ["--lines", "3"]},
+    # A pod template that Pod Security "restricted" refuses (a hostPath volume).
+    "host_path_template": {
+        "application": "spark_smoke_test.py",
+        "pod_template": {"spec": {"volumes": [{"name": "host", "hostPath": {"path": "/etc"}}]}},
+    },
 }
 
-for case, arguments in CASES.items():
+#: What tests/cluster/test_spark_operator_pod_template.py adds to the driver and executor pods.
+POD_TEMPLATE = {
+    "metadata": {"labels": {"team": "finance"}},
+    "spec": {
+        "nodeSelector": {"sparkplane.dev/node-type": "real"},
+        "volumes": [{"name": "scratch", "emptyDir": {}}],
+        "containers": [{
+            "name": "spark",
+            "env": [{"name": "REPORT_MODE", "value": "full"}],
+            "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}],
+        }],
+    },
+}
+
+for case, arguments in {**CASES, "pod_template": {"application": "spark_smoke_test.py",
+                                                 "pod_template": POD_TEMPLATE}}.items():
     with DAG(
         dag_id=f"operator_case_{case}",
         schedule=None,
