@@ -217,7 +217,7 @@ class DriverFollower:
         timeout = exceeded_stage_timeout(pod, self.container, self.timeouts, now=_now())
         if timeout is not None:
             return self._event("timeout", timeout, phase=phase)
-        if progress and not container_started(pod, self.container):
+        if progress and phase == "Pending":  # a pod that waits for a node, a pull or a start
             self.log.info("%s", describe_wait(pod, await self._events(), now=_now()))
         return None
 

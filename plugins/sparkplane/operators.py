@@ -34,7 +34,8 @@ from sparkplane.exceptions import JobDefinitionError, PodAlreadyExists, SparkJob
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.manifests import KubernetesTarget, build_driver_pod
 from sparkplane.pod_stages import FollowTimeouts
-from sparkplane.pod_timeline import stage_seconds
+from sparkplane.pod_templates import check_pod_template
+from sparkplane.pod_timeline import image_pull_seconds, stage_seconds
 from sparkplane.preflight import run_preflight
 from sparkplane.processes import StreamingProcess
 from sparkplane.reattach import driver_to_follow
@@ -64,6 +65,9 @@ class SparkJobOperator(BaseOperator):
         Defaults to the deployment setting ``SPARKPLANE_KUBERNETES_CONN_ID``.
     :param namespace: namespace of the driver and executors (default: deployment setting).
     :param image: the platform's Spark image (default: deployment setting). (templated)
+    :param pod_template: what to add to the driver and executor pods in Kubernetes mode: node
+        selectors, tolerations, volumes and mounts, env, labels, sidecars; the platform's own
+        fields win (see ``sparkplane.pod_templates``). (templated)
     :param deferrable: release the worker slot while the driver runs (Kubernetes mode).
     :param timeouts: per-stage limits while following the driver (Kubernetes mode).
     :param delete_failed_driver: delete a failed driver at once instead of keeping it to inspect.
@@ -74,10 +78,10 @@ class SparkJobOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "application", "application_args", "conf", "env", "name", "image",
+        "application", "application_args", "conf", "env", "name", "image", "pod_template",
         "driver_memory", "executor_memory", "executor_cores", "executor_instances",
     )
-    template_fields_renderers = {"conf": "json", "env": "json", "application_args": "json"}
+    template_fields_renderers = {"conf": "json", "env": "json", "application_args": "json", "pod_template": "json"}
     ui_color = "#f6d7a7"
 
     def __init__(
@@ -95,6 +99,7 @@ class SparkJobOperator(BaseOperator):
         kubernetes_conn_id: str | None = settings.KUBERNETES_CONN_ID,
         namespace: str = settings.SPARK_NAMESPACE,
         image: str | None = settings.SPARK_IMAGE,
+        pod_template: Mapping[str, Any] | None = None,
         deferrable: bool = True,
         timeouts: FollowTimeouts | None = None,
         delete_failed_driver: bool = False,
@@ -115,6 +120,7 @@ class SparkJobOperator(BaseOperator):
         self.kubernetes_conn_id = kubernetes_conn_id
         self.namespace = namespace
         self.image = image
+        self.pod_template = dict(pod_template or {})
         self.deferrable = deferrable
         self.timeouts = timeouts or FollowTimeouts()
         self.delete_failed_driver = delete_failed_driver
@@ -252,10 +258,16 @@ class SparkJobOperator(BaseOperator):
 
     def _create_driver(self, spec: SparkJobSpec, task_try: TaskTry, target: KubernetesTarget) -> str:
         """Check, then create this try's driver pod; return its name."""
+        if problems := check_pod_template(self.pod_template):
+            raise JobDefinitionError(
+                f"pod_template cannot be used: {'; '.join(problems)}. Pass a partial pod manifest, for "
+                "example {'spec': {'nodeSelector': {'disk': 'ssd'}}}."
+            )
         if self.preflight:
             self._preflight(spec, target)
         manifest = build_driver_pod(
-            spec, task_try, target, keep_failed_seconds=int(self.keep_failed_driver.total_seconds())
+            spec, task_try, target, keep_failed_seconds=int(self.keep_failed_driver.total_seconds()),
+            pod_template=self.pod_template or None,
         )
         name = manifest["metadata"]["name"]
         try:
@@ -282,6 +294,12 @@ class SparkJobOperator(BaseOperator):
             jobs_root=settings.JOBS_ROOT,
             log=self.log,
         )
+
+    def _stage_seconds(self, pod: Any) -> dict[str, float | None] | None:
+        if pod is None:
+            return None
+        events = self.hook.list_pod_events(pod.metadata.name, pod.metadata.namespace)
+        return {**stage_seconds(pod, DRIVER_CONTAINER_NAME), "pulling": image_pull_seconds(events)}
 
     def _time_left(self, context: Context) -> timedelta | None:
         """Return what is left of execution_timeout: Airflow does not apply it to a deferral itself."""
@@ -319,7 +337,7 @@ class SparkJobOperator(BaseOperator):
             "namespace": namespace,
             "driver_pod": name,
             "final_state": status,
-            "seconds": stage_seconds(pod, DRIVER_CONTAINER_NAME) if pod is not None else None,
+            "seconds": self._stage_seconds(pod),
             "spark_history": f"{settings.SPARK_HISTORY_URL}/history/{app_id}" if settings.SPARK_HISTORY_URL and app_id else None,
             "log_lines": event.get("log_lines"),
         }

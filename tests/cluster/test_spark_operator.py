@@ -30,7 +30,8 @@ def test_spark_job_runs_on_kubernetes_with_its_log_in_the_task_log(local_cluster
     assert re.search(r"Spark works: 4 tasks on 1 executor host\(s\), Python 3\.11\.\d+ everywhere", log)
     assert "Preflight: spark/spark-sa has the driver's 7 permissions" in log
     assert re.search(r"Preflight: image has Python 3\.11\.\d+, pyspark [\d.]+ and the job's imports \(pyspark\)", log)
-    assert re.search(r"Driver stages \(seconds\): \{'queued': [\d.]+, 'starting': [\d.]+, 'running': [\d.]+\}", log)
+    assert re.search(r"Driver stages \(seconds\): \{'queued': [\d.]+, 'starting': [\d.]+, 'running': [\d.]+, "
+                     r"'pulling': [\d.]+\}", log)
     assert "Failed executor" not in log
 
 
