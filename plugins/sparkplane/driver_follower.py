@@ -120,7 +120,8 @@ class DriverFollower:
         log_task = asyncio.create_task(self._follow_log())
         try:
             event = await self._watch_pod()
-            if event["status"] in ("success", "failed") and not log_task.done():
+            # A container that never started has no log to drain (an evicted or unschedulable pod).
+            if event["status"] in ("success", "failed") and event["container_started"] and not log_task.done():
                 try:
                     await asyncio.wait_for(asyncio.shield(log_task), LOG_DRAIN_SECONDS)
                 except asyncio.TimeoutError:
