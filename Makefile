@@ -1,5 +1,5 @@
 # The two set-up commands are `make demo` and `make test`; everything else is for development.
-.PHONY: demo test env lock bench bench-operator clean cluster-up cluster-down cluster-smoke image bootstrap lint-rbac
+.PHONY: demo test env lock bench bench-operator bench-triggerer clean cluster-up cluster-down cluster-smoke image bootstrap lint-rbac
 
 ## Run the example pipeline on the embedded default (local Spark, SQLite Airflow).
 demo:
@@ -24,6 +24,10 @@ bench: env
 ## Measure the Spark operator on the local cluster beside a plain spark-submit (figures, not assertions).
 bench-operator: env
 	.venv/bin/python benchmarks/spark_operator.py
+
+## Measure one process following 100 and 500 drivers on simulated nodes (figures, not assertions).
+bench-triggerer: env
+	.venv/bin/python benchmarks/triggerer_scale.py
 
 ## Start the local Kubernetes cluster (real control plane, real node, KWOK nodes, registry).
 cluster-up:
