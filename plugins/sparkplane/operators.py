@@ -359,7 +359,7 @@ class SparkJobOperator(BaseOperator):
             self.hook.delete_pod(name, namespace)
         else:
             self.log.info(
-                "The failed driver pod is kept %s to inspect, then swept:\n  kubectl -n %s describe pod %s\n"
+                "The failed driver pod is kept to inspect (annotated to keep %s):\n  kubectl -n %s describe pod %s\n"
                 "  kubectl -n %s logs %s\n  kubectl -n %s delete pod %s   # also removes its executors",
                 self.keep_failed_driver, namespace, name, namespace, name, namespace, name,
             )
