@@ -7,7 +7,7 @@ last resourceVersion; ``_follow_log`` streams the driver container's log once it
 
 Where the log has been passed on to is also written on the driver pod itself (annotation
 ``sparkplane.dev/log-checkpoint``, tagged with the following task try's key), at most every
-``checkpoint_interval_seconds`` and once more when the follower is cancelled. A triggerer that
+``CHECKPOINT_INTERVAL_SECONDS`` and once more when the follower is cancelled. A triggerer that
 restarts runs the trigger again from its original arguments; the checkpoint lets it continue
 after the last line already in the task log instead of repeating the log from the start. After a
 graceful restart nothing repeats; after a hard kill at most the lines of the last checkpoint
@@ -36,18 +36,6 @@ from sparkplane.log_position import (
 from sparkplane.pod_diagnosis import describe_wait, explain_pod_failure
 from sparkplane.pod_stages import FollowTimeouts, container_started, container_terminated, exceeded_stage_timeout
 
-class ApiUnreachable(RuntimeError):
-    """The Kubernetes API stayed unreachable longer than the follower waits."""
-
-
-@functools.cache
-def transient_errors() -> tuple[type[BaseException], ...]:
-    """Return the errors of a connection to the API server that a reconnect can cure."""
-    # aiohttp's disconnects (ServerDisconnectedError, ClientPayloadError) are not OSErrors.
-    from aiohttp import ClientError
-
-    return (OSError, asyncio.TimeoutError, ClientError)
-
 if TYPE_CHECKING:
     from kubernetes.client import V1Pod
     from kubernetes_asyncio.client import CoreV1Api
@@ -66,6 +54,19 @@ LOG_DRAIN_SECONDS = 30.0
 #: Seconds between checkpoints while lines flow: one PATCH per interval at most. It bounds what a
 #: hard-killed triggerer repeats after its restart.
 CHECKPOINT_INTERVAL_SECONDS = 2.0
+
+
+class ApiUnreachable(RuntimeError):
+    """The Kubernetes API stayed unreachable longer than the follower waits."""
+
+
+@functools.cache
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """Return the errors of a connection to the API server that a reconnect can cure."""
+    # aiohttp's disconnects (ServerDisconnectedError, ClientPayloadError) are not OSErrors.
+    from aiohttp import ClientError
+
+    return (OSError, asyncio.TimeoutError, ClientError)
 
 
 class DriverFollower:
