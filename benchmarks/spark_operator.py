@@ -32,7 +32,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT / "cluster"), str(PROJECT_ROOT / "tests" / "cluster")]
 
 from airflow_services import AirflowServices, wait_until  # noqa: E402
-from kubernetes import client, config, watch  # noqa: E402
+from cluster_pods import PodWatch  # noqa: E402
+from kubernetes import client, config  # noqa: E402
 from localcluster.kubeconfigs import mint_serviceaccount_kubeconfig  # noqa: E402
 from localcluster.settings import load_settings  # noqa: E402
 
@@ -54,36 +55,21 @@ SMALL = {
 }
 
 
-class PodTimeline:
+class PodTimeline(PodWatch):
     """When this process saw each pod appear and reach each phase (a real watch, local clock)."""
 
     def __init__(self, core: client.CoreV1Api, label_selector: str) -> None:
-        self.core, self.selector = core, label_selector
+        super().__init__(core, NAMESPACE, label_selector)
         self.seen: dict[str, dict[str, float]] = {}
         self.log_stamps: dict[int, int] = {}  # numbered line -> kubelet timestamp (ns)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _watch(self) -> None:
-        version = self.core.list_namespaced_pod(NAMESPACE, label_selector=self.selector).metadata.resource_version
-        while not self._stop.is_set():
-            for change in watch.Watch().stream(self.core.list_namespaced_pod, NAMESPACE, label_selector=self.selector,
-                                               resource_version=version, timeout_seconds=1):
-                now, pod = time.time(), change["object"]
-                version = pod.metadata.resource_version
-                marks = self.seen.setdefault(pod.metadata.name, {"created": now})
-                marks.setdefault(pod.status.phase or "Pending", now)
-                if pod.metadata.labels.get("spark-role") == "driver" and pod.status.phase == "Running" \
-                        and "log" not in marks:
-                    marks["log"] = now
-                    threading.Thread(target=self._read_log, args=(pod.metadata.name,), daemon=True).start()
+    def on_change(self, pod: client.V1Pod) -> None:
+        now = time.time()
+        marks = self.seen.setdefault(pod.metadata.name, {"created": now})
+        marks.setdefault(pod.status.phase or "Pending", now)
+        if pod.metadata.labels.get("spark-role") == "driver" and pod.status.phase == "Running" and "log" not in marks:
+            marks["log"] = now
+            threading.Thread(target=self._read_log, args=(pod.metadata.name,), daemon=True).start()
 
     def _read_log(self, name: str) -> None:
         stream = self.core.read_namespaced_pod_log(name, NAMESPACE, container="spark-kubernetes-driver", follow=True,
@@ -159,11 +145,9 @@ def run_operator(settings, image: str, connection: str, core: client.CoreV1Api) 
         "SPARKPLANE_SPARK_IMAGE": image})
     airflow.start_all()
     try:
-        timeline = PodTimeline(core, f"app.kubernetes.io/managed-by=sparkplane,sparkplane.dev/dag-id={DAG_ID}")
-        timeline.start()
-        run_id = airflow.trigger(DAG_ID, {"lines": LINES, "executors": 1})
-        state = airflow.wait_for_run(DAG_ID, run_id, timeout_seconds=900)
-        timeline.stop()
+        with PodTimeline(core, f"app.kubernetes.io/managed-by=sparkplane,sparkplane.dev/dag-id={DAG_ID}") as timeline:
+            run_id = airflow.trigger(DAG_ID, {"lines": LINES, "executors": 1})
+            state = airflow.wait_for_run(DAG_ID, run_id, timeout_seconds=900)
         (started, ended), = airflow.query(
             "SELECT start_date, end_date FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ?",
             DAG_ID, run_id, TASK_ID)
@@ -195,21 +179,19 @@ def run_spark_submit(settings, image: str, core: client.CoreV1Api) -> dict:
     argv += [arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}")]
     argv += [f"local://{IMAGE_JOBS_ROOT}/spark_smoke_test.py", "--lines", str(LINES)]
     kubeconfig = mint_serviceaccount_kubeconfig("spark", "spark-sa", settings=settings)
-    timeline = PodTimeline(core, f"spark-app-name={app}")
-    timeline.start()
-    spark_home = Path(__import__("pyspark").__file__).parent
-    env = {"KUBECONFIG": str(kubeconfig), "SPARK_HOME": str(spark_home), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
-    started = time.time()
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak_kib = 0
-    while process.poll() is None:  # spark-submit execs the JVM in place: one pid to watch
-        peak_kib = max(peak_kib, _peak_rss_kib(process.pid))
-        time.sleep(0.05)
-    exited = time.time()
-    if process.returncode != 0:
-        raise RuntimeError(f"spark-submit failed ({process.returncode}):\n{process.stderr.read()[-3000:]}")
-    wait_until(lambda: timeline.seen, timeout_seconds=60, what="spark-submit's driver pod")
-    timeline.stop()
+    with PodTimeline(core, f"spark-app-name={app}") as timeline:
+        spark_home = Path(__import__("pyspark").__file__).parent
+        env = {"KUBECONFIG": str(kubeconfig), "SPARK_HOME": str(spark_home), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+        started = time.time()
+        process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        peak_kib = 0
+        while process.poll() is None:  # spark-submit execs the JVM in place: one pid to watch
+            peak_kib = max(peak_kib, _peak_rss_kib(process.pid))
+            time.sleep(0.05)
+        exited = time.time()
+        if process.returncode != 0:
+            raise RuntimeError(f"spark-submit failed ({process.returncode}):\n{process.stderr.read()[-3000:]}")
+        wait_until(lambda: timeline.seen, timeout_seconds=60, what="spark-submit's driver pod")
     for pod in core.list_namespaced_pod(NAMESPACE, label_selector=f"spark-app-name={app}").items:
         core.delete_namespaced_pod(pod.metadata.name, NAMESPACE)
     return {

@@ -59,14 +59,12 @@ class TaskTry:
     @property
     def instance_key(self) -> str:
         """Return a short hash identifying the task instance, whatever the try."""
-        exact = "\x1f".join([self.dag_id, self.task_id, self.run_id, str(self.map_index)])
-        return hashlib.sha256(exact.encode()).hexdigest()[:16]
+        return _short_hash(self.dag_id, self.task_id, self.run_id, str(self.map_index))
 
     @property
     def key(self) -> str:
         """Return a short hash identifying exactly this try."""
-        exact = "\x1f".join([self.dag_id, self.task_id, self.run_id, str(self.map_index), str(self.try_number)])
-        return hashlib.sha256(exact.encode()).hexdigest()[:16]
+        return _short_hash(self.dag_id, self.task_id, self.run_id, str(self.map_index), str(self.try_number))
 
     def labels(self) -> dict[str, str]:
         """Return the labels every object of this try carries."""
@@ -103,6 +101,10 @@ class TaskTry:
         suffix = f"-{self.key[:10]}-{self.try_number}"
         readable = to_dns_label(f"{self.dag_id}-{self.task_id}", _NAME_MAX - len(suffix) - len("-driver"))
         return f"{readable}{suffix}-driver"
+
+
+def _short_hash(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
 def to_label_value(value: str) -> str:

@@ -88,8 +88,12 @@ class PodWatch:
                     pod = change["object"]
                     version = pod.metadata.resource_version
                     self.created.setdefault(pod.metadata.uid, pod)
+                    self.on_change(pod)
             except Exception:  # noqa: BLE001 - an API server restart drops the watch; it resumes
                 self._stop.wait(1)
+
+    def on_change(self, pod: client.V1Pod) -> None:
+        """Called for every version of every pod the watch sees (in the watch's thread)."""
 
     def __enter__(self) -> PodWatch:
         self._thread.start()
