@@ -49,16 +49,26 @@ def apply_bootstrap(local_cluster) -> None:
 
 
 def run_dag(
-    dag_id: str, conf: dict | None = None, *, image: str, connection: str, airflow_home: Path, dags_folder: Path | None = None
+    dag_id: str,
+    conf: dict | None = None,
+    *,
+    image: str | None = None,
+    connection: str,
+    airflow_home: Path,
+    dags_folder: Path | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run one DAG with ``airflow dags test`` in Kubernetes mode; return the finished process."""
+    """Run one DAG with ``airflow dags test`` in Kubernetes mode; return the finished process.
+
+    :param image: the Spark image for Spark tasks; DAGs that start no Spark job need none.
+    """
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW_CONN_SPARK_CLUSTER": connection,
         "SPARKPLANE_KUBERNETES_CONN_ID": "spark_cluster",
-        "SPARKPLANE_SPARK_IMAGE": image,
     }
+    if image is not None:
+        env["SPARKPLANE_SPARK_IMAGE"] = image
     if dags_folder is not None:
         env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder)
     airflow = [sys.executable, "-m", "airflow"]
