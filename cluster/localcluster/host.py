@@ -121,6 +121,10 @@ def setup_network(s: Settings) -> None:
         # connections to Service IPs be DNATed in OUTPUT before they fail.
         _ip("link", "add", s.blackhole_link, "type", "bridge")
     _ip("link", "set", s.blackhole_link, "up")
+    if s.kwok_node_ip not in _ip("-4", "addr", "show", "dev", s.blackhole_link).stdout:
+        # The simulated nodes' shared address, local to this host, so the API server reaches
+        # KWOK's server there for their container logs; a /32 routes nothing else.
+        _ip("addr", "add", f"{s.kwok_node_ip}/32", "dev", s.blackhole_link)
     for cidr in (s.pod_cidr, s.service_cidr):
         # Less specific than the bridge's own /24, so only addresses nothing
         # here answers for end up on the dummy link, where they are dropped.

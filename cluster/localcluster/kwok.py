@@ -11,6 +11,11 @@ A pull fails when the pod is on a node labelled ``sparkplane.dev/simulate-pull=f
 ``sparkplane.dev/simulate-pull: fail``. KWOK's selectors see only the pod, so
 the failing nodes are written into the stage by name.
 
+Their containers' logs are served by KWOK itself, on the address all simulated nodes share:
+every container shows the file ``Settings.simulated_container_log`` (the kubelet's CRI log
+format), followed like a running container's log, so whoever appends lines there decides what
+simulated containers print. The stream does not end when the pod does, as no container exits.
+
 Simulated nodes carry KWOK's taint ``kwok.x-k8s.io/node=fake:NoSchedule``: a pod
 lands on one only when it tolerates it (``SIMULATED_NODE_TOLERATION``). Without it,
 the scheduler would place real work there, such as the executors Spark creates, which
@@ -20,6 +25,7 @@ would "run" without running anything.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 from .settings import NODE_TYPE_LABEL, SIMULATE_PULL_ANNOTATION, SIMULATE_PULL_LABEL, Settings
 
@@ -210,9 +216,31 @@ def kwok_config(s: Settings) -> str:
             "cidr": s.kwok_pod_cidr,
             "nodeIP": s.kwok_node_ip,
             "nodeLeaseDurationSeconds": 40,
+            # The kubelet-like server the API server asks for simulated containers' logs: on the
+            # nodes' address (local to this host), with a certificate from the cluster CA.
+            "serverAddress": f"{s.kwok_node_ip}:{s.kwok_server_port}",
+            "nodePort": s.kwok_server_port,
+            "tlsCertFile": str(s.pki_dir / "kwok-serving.crt"),
+            "tlsPrivateKeyFile": str(s.pki_dir / "kwok-serving.key"),
         },
     }
-    return "\n---\n".join(json.dumps(doc, indent=1) for doc in [options, *pod_stages(s)]) + "\n"
+    return "\n---\n".join(json.dumps(doc, indent=1) for doc in [options, *pod_stages(s), container_logs(s)]) + "\n"
+
+
+def container_logs(s: Settings) -> dict:
+    """Return the ClusterLogs rule: every container on a simulated node shows one shared file as its log."""
+    return {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "ClusterLogs",
+        "metadata": {"name": "simulated-container-log"},
+        "spec": {"selector": {}, "logs": [{"logsFile": str(s.simulated_container_log), "follow": True}]},
+    }
+
+
+def cri_log_line(text: str, at: datetime, stream: str = "stdout") -> str:
+    """Return one line of the kubelet's CRI log format, as ``simulated_container_log`` holds them."""
+    stamp = at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
+    return f"{stamp} {stream} F {text}\n"
 
 
 def node_manifests(s: Settings) -> dict:

@@ -61,6 +61,9 @@ def cluster_certs(s: Settings) -> list[Cert]:
         Cert("kubelet", f"/O=system:nodes/CN=system:node:{s.node_name}"),
         # KWOK writes Node and Pod status for many nodes: it acts as a cluster admin.
         Cert("kwok", "/O=system:masters/CN=kwok-controller"),
+        # KWOK's server answers the API server's log requests for every simulated node, at the
+        # address they all share; the API server checks it against the cluster CA.
+        Cert("kwok-serving", "/CN=kwok-simulated-nodes", "serverAuth", (f"IP:{s.kwok_node_ip}",)),
         Cert("coredns", "/CN=system:coredns"),
     ]
 

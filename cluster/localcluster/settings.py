@@ -72,6 +72,9 @@ class Settings:
     node_ip: str = "10.244.0.1"
     kwok_pod_cidr: str = "10.244.128.0/17"
     kwok_node_ip: str = "10.244.127.254"
+    # KWOK's kubelet-like server (container logs) on the simulated nodes' address; not the
+    # kubelet's 10250, which the real node's kubelet holds on every address.
+    kwok_server_port: int = 10247
     service_cidr: str = "10.96.0.0/16"
     kubernetes_service_ip: str = "10.96.0.1"
     dns_service_ip: str = "10.96.0.10"
@@ -122,6 +125,15 @@ class Settings:
     def data_dir(self) -> Path:
         """Everything that `down` wipes: etcd, kubelet, containerd, CNI state."""
         return self.state_dir / "data"
+
+    @property
+    def simulated_container_log(self) -> Path:
+        """The log every container on a simulated node shows, in the kubelet's CRI format.
+
+        KWOK serves it (followed, like a running container's log) for ``kubectl logs`` and the
+        API's pods/log; whoever writes lines here decides what simulated containers print.
+        """
+        return self.data_dir / "kwok" / "container.log"
 
     @property
     def admin_kubeconfig(self) -> Path:

@@ -75,6 +75,8 @@ def write_kubeconfigs(s: Settings) -> None:
 def start_simulated_nodes(s: Settings, procs: Processes) -> None:
     config = s.state_dir / "kwok.yaml"
     config.write_text(kwok.kwok_config(s))
+    s.simulated_container_log.parent.mkdir(parents=True, exist_ok=True)
+    s.simulated_container_log.touch()
     kubectl(s, "apply", "--server-side", "-f", "-", input=json.dumps(kwok.node_manifests(s)),
             what="creating simulated nodes")  # fmt: skip
     # A smaller SPARKPLANE_KWOK_NODES than last time: drop the extra nodes.
@@ -89,6 +91,20 @@ def start_simulated_nodes(s: Settings, procs: Processes) -> None:
         "--v=WARN",
     ], config=config.read_text())  # fmt: skip
     procs.wait_ready("kwok", lambda: _nodes_ready(s, "simulated", s.kwok_nodes), timeout_seconds=60 + s.kwok_nodes)
+    _point_nodes_at_kwok_server(s)
+
+
+def _point_nodes_at_kwok_server(s: Settings) -> None:
+    """Give simulated nodes that KWOK initialised before it served logs the server's port."""
+    out = kubectl(
+        s, "get", "nodes", "-l", f"{NODE_TYPE_LABEL}=simulated",
+        "-o", 'jsonpath={range .items[*]}{.metadata.name} {.status.daemonEndpoints.kubeletEndpoint.Port}{"\\n"}{end}',
+    )  # fmt: skip
+    endpoint = {"status": {"daemonEndpoints": {"kubeletEndpoint": {"Port": s.kwok_server_port}}}}
+    for name, port in (line.split() for line in out.splitlines() if line.strip()):
+        if port != str(s.kwok_server_port):
+            kubectl(s, "patch", "node", name, "--subresource=status", "--type=merge", "-p", json.dumps(endpoint),
+                    what=f"pointing {name} at KWOK's server")  # fmt: skip
 
 
 def _nodes_ready(s: Settings, node_type: str, want: int) -> bool:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timezone
+
 import pytest
 from cluster_waits import pod_events, wait_for
 from kubernetes import client
-from localcluster.kwok import SIMULATED_NODE_TOLERATION
+from localcluster.kwok import SIMULATED_NODE_TOLERATION, cri_log_line
 
 pytestmark = pytest.mark.cluster
 
@@ -69,6 +72,37 @@ def test_pod_on_a_simulated_node_becomes_running_and_ready(local_cluster, namesp
     )
     assert pod.spec.node_name == node
     assert pod.status.pod_ip, "a simulated pod still gets an IP"
+
+
+def test_a_simulated_containers_log_is_served_through_the_api_and_followed(local_cluster, namespace):
+    core = client.CoreV1Api(local_cluster.api_client())
+    node = _simulated_nodes(core, failing=False)[0]
+    core.create_namespaced_pod(namespace, _pod("prints", node))
+    wait_for(lambda: core.read_namespaced_pod("prints", namespace), lambda p: p.status.phase == "Running",
+             timeout_seconds=60, what=f"pod 'prints' to run on {node}")  # fmt: skip
+    log_file = local_cluster.settings.simulated_container_log
+    marker = uuid.uuid4().hex
+    with log_file.open("a") as f:
+        f.write(cri_log_line(f"before {marker}", datetime.now(timezone.utc)))
+
+    # Through the API server, which asks KWOK's server at the node's address and checks its certificate.
+    stream = core.read_namespaced_pod_log("prints", namespace, follow=True, timestamps=True, _preload_content=False)
+    try:
+        lines = stream.stream()
+        assert any(f"before {marker}" in line.decode() for line in _until(lines, f"before {marker}"))
+        with log_file.open("a") as f:
+            f.write(cri_log_line(f"after {marker}", datetime.now(timezone.utc)))
+        assert any(f"after {marker}" in line.decode() for line in _until(lines, f"after {marker}"))
+    finally:
+        stream.release_conn()
+
+
+def _until(chunks, text: str, limit: int = 100_000):
+    """Yield the log's chunks up to and including the first one holding ``text``."""
+    for count, chunk in enumerate(chunks):
+        yield chunk
+        if text.encode() in chunk or count > limit:
+            return
 
 
 def test_pull_failure_on_a_chosen_simulated_node_shows_err_image_pull(local_cluster, namespace):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from localcluster.kwok import NO_NODE, node_manifests, pod_stages
+from localcluster.kwok import NO_NODE, cri_log_line, kwok_config, node_manifests, pod_stages
 from localcluster.settings import SIMULATE_PULL_LABEL, Settings
 
 
@@ -45,3 +47,18 @@ def test_only_the_failing_nodes_carry_the_simulate_pull_label():
 def test_more_failing_nodes_than_nodes_is_refused():
     with pytest.raises(SystemExit, match="SPARKPLANE_KWOK_PULL_FAIL_NODES=3"):
         _settings(kwok_nodes=2, kwok_pull_fail_nodes=3)
+
+
+def test_kwok_serves_logs_on_the_simulated_nodes_address_with_one_shared_log_file():
+    settings = _settings()
+    options, *stages, logs = [json.loads(doc) for doc in kwok_config(settings).split("\n---\n")]
+
+    assert options["options"]["serverAddress"] == f"{settings.kwok_node_ip}:{settings.kwok_server_port}"
+    assert options["options"]["nodePort"] == settings.kwok_server_port
+    assert logs["kind"] == "ClusterLogs"
+    assert logs["spec"]["logs"] == [{"logsFile": str(settings.simulated_container_log), "follow": True}]
+
+
+def test_cri_log_lines_carry_a_nanosecond_utc_timestamp_the_stream_and_the_full_line_tag():
+    at = datetime(2026, 11, 26, 17, 3, 29, 579330, tzinfo=timezone.utc)
+    assert cri_log_line("hello", at) == "2026-11-26T17:03:29.579330000Z stdout F hello\n"
