@@ -24,6 +24,9 @@ SYSCTLS = {
     "net/ipv4/ip_forward": "1",
     "net/bridge/bridge-nf-call-iptables": "1",
     "net/bridge/bridge-nf-call-ip6tables": "1",
+    # Every followed log (kubelet's or KWOK's) holds one inotify instance; the default 128 per
+    # user is fewer than the streams KWOK serves when hundreds of simulated pods are followed.
+    "fs/inotify/max_user_instances": "8192",
 }
 FORWARD_CHAIN = "SPARKPLANE-FORWARD"
 
@@ -63,7 +66,12 @@ def _sysctl_path(key: str) -> Path:
 def apply_sysctls(s: Settings) -> None:
     """Set the kernel settings the cluster needs, remembering the originals."""
     record_once(s, "sysctls_recorded_at", time.time())
-    record_once(s, "sysctls", {key: _sysctl_path(key).read_text().strip() for key in SYSCTLS})
+    originals = dict(recorded(s, "sysctls") or {})
+    for key in SYSCTLS.keys() - originals.keys():  # a setting added since an earlier up recorded the rest
+        originals[key] = _sysctl_path(key).read_text().strip()
+    state = _read_state(s)
+    state["sysctls"] = originals
+    _write_state(s, state)
     for key, value in SYSCTLS.items():
         _sysctl_path(key).write_text(value)
 

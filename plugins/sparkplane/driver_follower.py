@@ -51,6 +51,9 @@ API_UNREACHABLE_LIMIT_SECONDS = 300.0
 TRANSIENT_HTTP_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Seconds to wait for the log stream to drain after the pod ended.
 LOG_DRAIN_SECONDS = 30.0
+#: A driver silent this long gets its log stream reopened (quietly, and losing nothing): a
+#: connection that died without a word (half-open) is not waited on for ever.
+LOG_QUIET_SECONDS = 300.0
 #: Seconds between checkpoints while lines flow: one PATCH per interval at most. It bounds what a
 #: hard-killed triggerer repeats after its restart.
 CHECKPOINT_INTERVAL_SECONDS = 2.0
@@ -262,13 +265,21 @@ class DriverFollower:
         self._checkpointed_at = time.monotonic()
         body = {"metadata": {"annotations": {LOG_CHECKPOINT_ANNOTATION: log_checkpoint_value(self.follower_key, position)}}}
         try:
-            await self.core_v1.patch_namespaced_pod(name=self.pod_name, namespace=self.namespace, body=body)
+            # The answer is the whole pod; not turning it into objects keeps a checkpoint cheap
+            # for a triggerer that follows hundreds of drivers.
+            response = await self.core_v1.patch_namespaced_pod(
+                name=self.pod_name, namespace=self.namespace, body=body, _preload_content=False
+            )
+            response.release()
+            if not 200 <= response.status <= 299:
+                raise ApiException(status=response.status, reason=response.reason)
             self._checkpointed = position
-        except (ApiException, OSError, asyncio.TimeoutError) as error:
+        except (ApiException, *transient_errors()) as error:
             # Not fatal: a restart would then repeat a few more lines.
             self.log.warning("Could not record the log position on %s (%s)", self.pod_name, error)
 
     async def _follow_log(self) -> None:
+        from aiohttp import SocketTimeoutError
         from kubernetes_asyncio.client.exceptions import ApiException
 
         while True:
@@ -288,19 +299,30 @@ class DriverFollower:
                     timestamps=True,
                     since_seconds=self.deduplicator.since_seconds(_now()),
                     _preload_content=False,
+                    # Not the client's default total timeout (60 s), which cuts every stream each minute.
+                    _request_timeout=_log_stream_timeout(),
                 )
-                async for raw in response.content:
-                    self._pass_on(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
-                    await self._checkpoint()
+                try:
+                    if not 200 <= response.status <= 299:  # unread here, the error would pass as a log line
+                        raise ApiException(status=response.status, reason=(await response.text())[:500])
+                    async for raw in response.content:
+                        self._pass_on(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+                        await self._checkpoint()
+                finally:
+                    response.close()  # also when cancelled: the connection is not left to the collector
                 # The stream ended: the container stopped, or the server closed it early.
                 latest = await self._read_pod()
                 if latest is None or container_terminated(latest, self.container):
                     return
                 reason: BaseException | str = "the server ended the stream"
+            except SocketTimeoutError:  # the read timeout, nothing else
+                self.reconnects += 1
+                self.log.info("No driver output for %.0fs; reopening the log stream", LOG_QUIET_SECONDS)
+                continue
             except (ApiException, *transient_errors()) as error:
                 reason = error
             self.reconnects += 1
-            self.log.warning("Driver log stream dropped (%s); reconnecting", reason)
+            self.log.warning("Driver log stream dropped (%s); reconnecting", _describe_error(reason))
             await asyncio.sleep(RECONNECT_DELAY_SECONDS)
 
     def _pass_on(self, raw: str) -> None:
@@ -319,6 +341,18 @@ class DriverFollower:
         pod = self._pod
         started = pod is not None and container_started(pod, self.container)
         return {"status": status, "message": message, "container_started": started, **details}
+
+
+def _log_stream_timeout():
+    from aiohttp import ClientTimeout
+
+    return ClientTimeout(total=None, connect=60, sock_connect=60, sock_read=LOG_QUIET_SECONDS)
+
+
+def _describe_error(error: BaseException | str) -> str:
+    if isinstance(error, str):
+        return error
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 def _describe_position(position: LogPosition) -> str:

@@ -4,6 +4,12 @@ The API server streams a log with each line prefixed by the kubelet's RFC 3339 t
 (nanoseconds, trailing zeros trimmed). After a dropped stream we ask again from a whole second
 (``sinceSeconds`` has second resolution) and skip what was already passed on: every line older
 than the last one seen, and as many lines with exactly that timestamp as were already seen.
+
+``sinceSeconds`` counts back from the node's clock when the kubelet gets the request, not from
+ours when we send it: a node clock ahead of the triggerer's, or a request that takes a while to
+arrive (a loaded triggerer or API server), would start the new stream after the last line seen
+and silently drop what came between. So we reach ``SINCE_MARGIN_SECONDS`` further back; the
+lines that repeats are skipped here.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 _NANOS_PER_SECOND = 1_000_000_000
+#: How much further back than the last line seen a reopened stream starts (see above).
+SINCE_MARGIN_SECONDS = 60
 #: Annotation on the driver pod holding how far its log has been passed on, and for which try.
 LOG_CHECKPOINT_ANNOTATION = "sparkplane.dev/log-checkpoint"
 
@@ -65,11 +73,11 @@ class LogDeduplicator:
         return True
 
     def since_seconds(self, now: datetime) -> int | None:
-        """Return the ``sinceSeconds`` that reopens the stream at the position's second, or None for all."""
+        """Return the ``sinceSeconds`` that reopens the stream before the position, or None for all."""
         if self.position.timestamp_nanos == 0:
             return None
         position_seconds = self.position.timestamp_nanos // _NANOS_PER_SECOND
-        return max(1, int(now.timestamp()) - position_seconds + 1)
+        return max(1, int(now.timestamp()) - position_seconds + 1) + SINCE_MARGIN_SECONDS
 
     def restart(self) -> None:
         """Start counting replayed lines afresh for a reopened stream."""

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sparkplane.log_position import (
     LOG_CHECKPOINT_ANNOTATION,
+    SINCE_MARGIN_SECONDS,
     LogDeduplicator,
+    LogLine,
     LogPosition,
     log_checkpoint_value,
     parse_log_line,
@@ -55,11 +57,24 @@ def test_every_split_point_gives_each_line_once():
         assert passed == [f"line {n}" for n in range(1, 6)], split
 
 
-def test_since_seconds_reaches_back_to_the_positions_second():
+def test_since_seconds_reaches_back_before_the_positions_second_by_the_margin():
     follower = LogDeduplicator(LogPosition(timestamp_nanos=parse_timestamp_nanos("2026-11-25T10:00:01.5Z")))
     now = datetime(2026, 11, 25, 10, 0, 31, tzinfo=timezone.utc)
-    assert follower.since_seconds(now) == 31
+    assert follower.since_seconds(now) == 31 + SINCE_MARGIN_SECONDS
     assert LogDeduplicator(LogPosition()).since_seconds(now) is None
+
+
+def test_a_reopened_stream_that_starts_early_repeats_nothing_and_loses_nothing():
+    # The node's clock runs 5 s ahead: the reopened stream starts well before the position.
+    lines = [LogLine(parse_timestamp_nanos(f"2026-11-25T10:00:{second:02d}Z"), f"line {second}") for second in range(60)]
+    first = LogDeduplicator(LogPosition())
+    passed_on = [line.text for line in lines[:30] if first.admit(line)]
+    reopened = LogDeduplicator(first.position)
+    now_on_node = datetime(2026, 11, 25, 10, 0, 35, tzinfo=timezone.utc)
+    since = now_on_node.timestamp() - reopened.since_seconds(now_on_node - timedelta(seconds=5))
+    replayed = [line for line in lines if line.timestamp_nanos >= since * 1e9]
+    passed_on += [line.text for line in replayed if reopened.admit(line)]
+    assert passed_on == [f"line {second}" for second in range(60)]
 
 
 def test_checkpoint_is_read_back_only_by_the_try_that_wrote_it():
