@@ -25,7 +25,7 @@ bench: env
 bench-operator: env
 	.venv/bin/python benchmarks/spark_operator.py
 
-## Measure one process following 100 and 500 drivers on simulated nodes (figures, not assertions).
+## Measure one process following 100 and 500 drivers and their logs on simulated nodes (figures, not assertions).
 bench-triggerer: env
 	.venv/bin/python benchmarks/triggerer_scale.py
 
