@@ -23,11 +23,11 @@ bench: env
 
 ## Measure the Spark operator on the local cluster beside a plain spark-submit (figures, not assertions).
 bench-operator: env
-	.venv/bin/python benchmarks/spark_operator.py
+	PYTHONPATH=plugins:cluster:tests .venv/bin/python benchmarks/spark_operator.py
 
 ## Measure one process following 100 and 500 drivers and their logs on simulated nodes (figures, not assertions).
 bench-triggerer: env
-	.venv/bin/python benchmarks/triggerer_scale.py
+	PYTHONPATH=plugins:cluster:tests .venv/bin/python benchmarks/triggerer_scale.py
 
 ## Start the local Kubernetes cluster (real control plane, real node, KWOK nodes, registry).
 cluster-up:
@@ -51,7 +51,7 @@ bootstrap: env
 
 ## Lint the RBAC manifests (invalid verbs, needless ClusterRoleBindings, ...).
 lint-rbac: env
-	PYTHONPATH=plugins .venv/bin/python -m sparkplane.rbac_lint spark-bootstrap
+	PYTHONPATH=plugins .venv/bin/python -m sparkplane.rbac.lint spark-bootstrap
 
 ## Remove the local Airflow home and demo data (the cached environment stays).
 clean:

@@ -12,7 +12,8 @@ DAG processor, triggerer; deferrable, as the platform's identity), and one plain
 - API requests per job by the platform's identity, from the API server's audit log.
 
 Needs root and the local cluster (started here, and stopped at the end, if it is not running).
-Figures, not assertions: ``make bench-operator``.
+Figures, not assertions: ``make bench-operator`` (which puts plugins/, cluster/ and tests/ on
+PYTHONPATH for the platform, the local cluster and the harness).
 """
 
 from __future__ import annotations
@@ -28,24 +29,31 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+from harness.airflow import AirflowServices
+from harness.cluster import LocalCluster, cluster_answers
+from harness.platform import airflow_identity_connection, apply_bootstrap
+from harness.pods import PodWatch
+from harness.waits import wait_for
+from kubernetes import client
+from localcluster.kubeconfigs import mint_serviceaccount_kubeconfig
+from localcluster.settings import load_settings
+
+from sparkplane.bootstrap.submit_conf import bootstrap_spark_conf
+from sparkplane.image.layout import IMAGE_JOBS_ROOT
+from sparkplane.kubernetes.identity import (
+    AIRFLOW_NAMESPACE,
+    AIRFLOW_SERVICE_ACCOUNT,
+    DRIVER_CONTAINER_NAME,
+    DRIVER_SERVICE_ACCOUNT,
+    SPARK_NAMESPACE,
+)
+from sparkplane.kubernetes.log_position import parse_timestamp_nanos
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT / "cluster"), str(PROJECT_ROOT / "tests" / "cluster")]
-
-from airflow_services import AirflowServices, wait_until  # noqa: E402
-from cluster_pods import PodWatch  # noqa: E402
-from kubernetes import client, config  # noqa: E402
-from localcluster.kubeconfigs import mint_serviceaccount_kubeconfig  # noqa: E402
-from localcluster.settings import load_settings  # noqa: E402
-
-from sparkplane.bootstrap import DEFAULT_MANIFEST_DIR, apply_manifests, dynamic_client, load_manifests  # noqa: E402
-from sparkplane.constants import IMAGE_JOBS_ROOT  # noqa: E402
-from sparkplane.k8s_conf import NAMESPACE, bootstrap_spark_conf  # noqa: E402
-from sparkplane.log_position import parse_timestamp_nanos  # noqa: E402
-
 DAG_ID = "spark_smoke_test"
 TASK_ID = "run_smoke_test"
 LINES = 200
-AIRFLOW_USER = "system:serviceaccount:sparkplane-system:sparkplane-airflow"
+AIRFLOW_USER = f"system:serviceaccount:{AIRFLOW_NAMESPACE}:{AIRFLOW_SERVICE_ACCOUNT}"
 SMALL = {
     "spark.kubernetes.driver.request.cores": "500m",
     "spark.kubernetes.executor.request.cores": "500m",
@@ -59,7 +67,7 @@ class PodTimeline(PodWatch):
     """When this process saw each pod appear and reach each phase (a real watch, local clock)."""
 
     def __init__(self, core: client.CoreV1Api, label_selector: str) -> None:
-        super().__init__(core, NAMESPACE, label_selector)
+        super().__init__(core, SPARK_NAMESPACE, label_selector)
         self.seen: dict[str, dict[str, float]] = {}
         self.log_stamps: dict[int, int] = {}  # numbered line -> kubelet timestamp (ns)
 
@@ -72,7 +80,7 @@ class PodTimeline(PodWatch):
             threading.Thread(target=self._read_log, args=(pod.metadata.name,), daemon=True).start()
 
     def _read_log(self, name: str) -> None:
-        stream = self.core.read_namespaced_pod_log(name, NAMESPACE, container="spark-kubernetes-driver", follow=True,
+        stream = self.core.read_namespaced_pod_log(name, SPARK_NAMESPACE, container=DRIVER_CONTAINER_NAME, follow=True,
                                                    timestamps=True, _preload_content=False)
         for raw in stream.stream():
             for line in raw.decode(errors="replace").splitlines():
@@ -178,7 +186,7 @@ def run_spark_submit(settings, image: str, core: client.CoreV1Api) -> dict:
             "--deploy-mode", "cluster", "--name", app]
     argv += [arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}")]
     argv += [f"local://{IMAGE_JOBS_ROOT}/spark_smoke_test.py", "--lines", str(LINES)]
-    kubeconfig = mint_serviceaccount_kubeconfig("spark", "spark-sa", settings=settings)
+    kubeconfig = mint_serviceaccount_kubeconfig(SPARK_NAMESPACE, DRIVER_SERVICE_ACCOUNT, settings=settings)
     with PodTimeline(core, f"spark-app-name={app}") as timeline:
         spark_home = Path(__import__("pyspark").__file__).parent
         env = {"KUBECONFIG": str(kubeconfig), "SPARK_HOME": str(spark_home), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
@@ -191,9 +199,9 @@ def run_spark_submit(settings, image: str, core: client.CoreV1Api) -> dict:
         exited = time.time()
         if process.returncode != 0:
             raise RuntimeError(f"spark-submit failed ({process.returncode}):\n{process.stderr.read()[-3000:]}")
-        wait_until(lambda: timeline.seen, timeout_seconds=60, what="spark-submit's driver pod")
-    for pod in core.list_namespaced_pod(NAMESPACE, label_selector=f"spark-app-name={app}").items:
-        core.delete_namespaced_pod(pod.metadata.name, NAMESPACE)
+        wait_for(lambda: timeline.seen, bool, timeout_seconds=60, interval_seconds=1, what="spark-submit's driver pod")
+    for pod in core.list_namespaced_pod(SPARK_NAMESPACE, label_selector=f"spark-app-name={app}").items:
+        core.delete_namespaced_pod(pod.metadata.name, SPARK_NAMESPACE)
     return {
         "start_to_driver_created": timeline.driver()["created"] - started,
         "process_seconds": exited - started,
@@ -210,18 +218,6 @@ def _peak_rss_kib(pid: int) -> int:
     return int(match[1]) if match else 0
 
 
-def cluster_answers(settings) -> bool:
-    import urllib.request
-
-    from localcluster.components import admin_tls
-
-    try:
-        with urllib.request.urlopen(f"{settings.apiserver_url}/readyz", context=admin_tls(settings), timeout=3) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
-
-
 def main() -> int:
     settings = load_settings()
     started_cluster = not cluster_answers(settings)
@@ -236,10 +232,10 @@ def main() -> int:
 def measure(settings) -> int:
     image = json.loads(subprocess.check_output([sys.executable, str(PROJECT_ROOT / "image" / "build"), "--registry",
                                                 settings.registry, "--json"], text=True))["pinned"]
-    list(apply_manifests(dynamic_client(settings.admin_kubeconfig), load_manifests(DEFAULT_MANIFEST_DIR)))
-    kubeconfig = mint_serviceaccount_kubeconfig("sparkplane-system", "sparkplane-airflow", settings=settings)
-    connection = json.dumps({"conn_type": "kubernetes", "extra": {"kube_config_path": str(kubeconfig)}})
-    core = client.CoreV1Api(config.new_client_from_config(config_file=str(settings.admin_kubeconfig)))
+    cluster = LocalCluster(settings)
+    apply_bootstrap(cluster)
+    connection = airflow_identity_connection(cluster)
+    core = client.CoreV1Api(cluster.api_client())
 
     submit = run_spark_submit(settings, image, core)
     operator = run_operator(settings, image, connection, core)

@@ -21,7 +21,8 @@ would come 30 s late. Each trigger logs to an in-memory handler instead of the t
 per-trigger log file, so writing those files is not part of the loop's CPU figure.
 
 Needs root and the local cluster (started here, and stopped at the end, if it is not running).
-Figures, not assertions: ``make bench-triggerer`` (N = 100 and 500), or ``... triggerer_scale.py 50``.
+Figures, not assertions: ``make bench-triggerer`` (N = 100 and 500), or ``... triggerer_scale.py 50``
+with plugins/, cluster/ and tests/ on PYTHONPATH, as the Makefile puts them.
 """
 
 from __future__ import annotations
@@ -36,28 +37,25 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 
+from harness.cluster import LocalCluster, cluster_answers, create_namespace
+from harness.simulated import SIMULATED_IMAGE, mark_finished, on_simulated_node, simulated_nodes
+from kubernetes import client
+from localcluster.procs import Processes
+from localcluster.settings import load_settings
+
+from sparkplane.kubernetes.identity import DRIVER_CONTAINER_NAME
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT / "cluster"), str(PROJECT_ROOT / "benchmarks")]
-
-from kubernetes import client, config  # noqa: E402
-from localcluster.kwok import SIMULATED_NODE_TOLERATION, cri_log_line  # noqa: E402
-from localcluster.procs import Processes  # noqa: E402
-from localcluster.settings import NODE_TYPE_LABEL, SIMULATE_PULL_LABEL, load_settings  # noqa: E402
-from spark_operator import cluster_answers  # noqa: E402
-
 HOLD_SECONDS = 30
 LINES_PER_SECOND = 2
 CONN_ID = "triggerer_scale_bench"
-DRIVER_CONTAINER = "spark-kubernetes-driver"
-SIMULATED_IMAGE = "127.0.0.1:5000/sparkplane/simulated:1"
 
 #: Appends numbered CRI log lines, each carrying the time it was written, at a steady rate.
+#: Its own process, so its CPU is not counted in the loop's; it imports localcluster through its PYTHONPATH.
 WRITER = """
 import sys, time
-sys.path.insert(0, sys.argv[4])
 from datetime import datetime, timezone
 from localcluster.kwok import cri_log_line
 path, count, interval = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
@@ -69,35 +67,21 @@ with open(path, "a", buffering=1) as f:
 """
 
 
-def simulated_nodes(core: client.CoreV1Api) -> list[str]:
-    nodes = core.list_node(label_selector=f"{NODE_TYPE_LABEL}=simulated").items
-    return [n.metadata.name for n in nodes if (n.metadata.labels or {}).get(SIMULATE_PULL_LABEL) != "fail"]
-
-
 def create_pods(core: client.CoreV1Api, namespace: str, count: int, nodes: list[str]) -> list[str]:
     names = []
     for index in range(count):
         name = f"driver-{index:04d}"
-        core.create_namespaced_pod(namespace, client.V1Pod(
-            metadata=client.V1ObjectMeta(name=name),
-            spec=client.V1PodSpec(
-                node_name=nodes[index % len(nodes)],
-                tolerations=[client.V1Toleration(**SIMULATED_NODE_TOLERATION)],
-                containers=[client.V1Container(name=DRIVER_CONTAINER, image=SIMULATED_IMAGE)],
-            ),
-        ))
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+               "spec": {"containers": [{"name": DRIVER_CONTAINER_NAME, "image": SIMULATED_IMAGE}]}}  # fmt: skip
+        core.create_namespaced_pod(namespace, on_simulated_node(pod, nodes[index % len(nodes)]))
         names.append(name)
     return names
 
 
 def mark_succeeded(core: client.CoreV1Api, namespace: str, name: str) -> float:
-    now = datetime.now(timezone.utc).isoformat()
-    core.patch_namespaced_pod_status(name, namespace, {"status": {
-        "phase": "Succeeded",
-        "containerStatuses": [{"name": DRIVER_CONTAINER, "image": SIMULATED_IMAGE, "imageID": "",
-                               "ready": False, "restartCount": 0,
-                               "state": {"terminated": {"exitCode": 0, "reason": "Completed", "finishedAt": now}}}],
-    }})
+    """End the pod as a kubelet would report a successful driver; return when that was written."""
+    mark_finished(core, namespace, name, container=DRIVER_CONTAINER_NAME, phase="Succeeded", exit_code=0,
+                  reason="Completed")
     return time.time()
 
 
@@ -135,16 +119,16 @@ def process_cpu_seconds(pid: int) -> float:
 
 
 async def follow_all(namespace: str, names: list[str], core: client.CoreV1Api, settings) -> dict:
-    from sparkplane import driver_follower
-    from sparkplane.triggers import SparkDriverTrigger
+    from sparkplane.kubernetes.follower import FollowerTiming
+    from sparkplane.kubernetes.trigger import SparkDriverTrigger
 
-    driver_follower.LOG_DRAIN_SECONDS = 0  # KWOK's streams never end; see the module docstring
+    timing = FollowerTiming(log_drain_seconds=0).to_dict()  # KWOK's streams never end; see the module docstring
     lines = LineLags()
     events: dict[str, float] = {}
 
     async def follow(name: str) -> None:
         trigger = SparkDriverTrigger(kubernetes_conn_id=CONN_ID, namespace=namespace, pod_name=name,
-                                     timeouts={}, progress_interval_seconds=30, follower_key=f"bench-{name}")
+                                     timeouts={}, follower_key=f"bench-{name}", timing=timing)
         # One logger per trigger, kept in memory: N x lines on the console would measure the terminal.
         trigger._log = logger = logging.getLogger(f"bench.{name}")
         logger.addHandler(lines)
@@ -170,7 +154,7 @@ async def follow_all(namespace: str, names: list[str], core: client.CoreV1Api, s
     line_count = HOLD_SECONDS * LINES_PER_SECOND
     writer = await asyncio.create_subprocess_exec(
         sys.executable, "-c", WRITER, str(settings.simulated_container_log), str(line_count),
-        str(1 / LINES_PER_SECOND), str(PROJECT_ROOT / "cluster"))
+        str(1 / LINES_PER_SECOND), env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "cluster")})
     await writer.wait()
     wall = time.monotonic() - wall_before
     cpu_percent = 100 * (time.process_time() - cpu_before) / wall
@@ -197,12 +181,10 @@ async def follow_all(namespace: str, names: list[str], core: client.CoreV1Api, s
 
 
 def measure(count: int, settings) -> dict:
-    core = client.CoreV1Api(config.new_client_from_config(config_file=str(settings.admin_kubeconfig)))
+    core = client.CoreV1Api(LocalCluster(settings).api_client())
     namespace = f"bench-triggerer-{uuid.uuid4().hex[:6]}"
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    create_namespace(core, namespace)
     try:
-        while not core.list_namespaced_service_account(namespace, field_selector="metadata.name=default").items:
-            time.sleep(0.2)
         settings.simulated_container_log.write_text("")  # every stream starts empty
         names = create_pods(core, namespace, count, simulated_nodes(core))
         result = asyncio.run(follow_all(namespace, names, core, settings))

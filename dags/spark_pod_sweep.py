@@ -40,8 +40,8 @@ with DAG(
 
         from airflow.sdk.exceptions import AirflowSkipException
         from sparkplane import settings
-        from sparkplane.hooks import SparkKubernetesHook
-        from sparkplane.sweeper import sweep_drivers
+        from sparkplane.kubernetes.hook import SparkKubernetesHook
+        from sparkplane.kubernetes.sweep import sweep_drivers
 
         if settings.KUBERNETES_CONN_ID is None:
             raise AirflowSkipException(

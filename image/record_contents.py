@@ -3,7 +3,7 @@
 Runs in the image's own virtual environment (standard library only) and writes one JSON
 document: Python, Spark and Java versions, every installed distribution with its version,
 and the sha256 of the lock the environment was installed from. ``image/build`` copies the
-same document into the image's labels; ``sparkplane.image_contents`` reads it back.
+same document into the image's labels; ``sparkplane.image.contents`` reads it back.
 
 Usage: python record_contents.py --lock PATH --output PATH
 """

@@ -1,5 +1,8 @@
 """Session-wide test settings: every test that touches Airflow uses a private, throwaway
-AIRFLOW_HOME, never the user's ~/airflow. Set before any test module imports Airflow."""
+AIRFLOW_HOME, never the user's ~/airflow. Set before any test module imports Airflow.
+
+The cluster tests' fixtures (tests/harness/fixtures.py) are registered here, once for the suite.
+"""
 
 from __future__ import annotations
 
@@ -15,3 +18,6 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(PROJECT_ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(PROJECT_ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+
+# The cluster tests' fixtures, registered once so the cluster starts and each image builds once per session.
+pytest_plugins = ("harness.fixtures",)

@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 #: Exit code of a process killed by SIGKILL (128 + 9): the kernel's OOM killer, or a kill -9.
-SIGKILL_EXIT_CODES = (137, -9)
+SIGKILL_EXIT_CODE = 137
+#: Both ways a SIGKILL shows: a shell's 128 + 9, and Python's subprocess's minus the signal number.
+SIGKILL_EXIT_CODES = (SIGKILL_EXIT_CODE, -9)
 #: Exit code of a process stopped by SIGTERM (128 + 15): the task was killed or timed out.
 SIGTERM_EXIT_CODES = (143, -15)
 #: Exit code argparse uses for a usage error.

@@ -92,3 +92,15 @@ def _check_strings(what: str, values: tuple[object, ...], example: str) -> None:
         raise JobDefinitionError(
             f"{what} must be strings, got {not_strings!r}. Quote them in the DAG, for example {example}."
         )
+
+
+def whole_number(field_name: str, value: int | str) -> int:
+    """Return a rendered template's digits as an int; anything else goes to the spec's check."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, str):
+        raise JobDefinitionError(
+            f"{field_name}={value!r} is not a whole number. Pass an int, or a template that renders "
+            "to digits, such as '{{ params.executors }}'."
+        )
+    return value

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from sparkplane.kubernetes.identity import SPARK_NAMESPACE as BOOTSTRAP_SPARK_NAMESPACE
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 #: Folder that relative ``application`` paths of the Spark operator are resolved against.
@@ -30,7 +32,7 @@ TERMINATE_GRACE_SECONDS = float(os.environ.get("SPARKPLANE_TERMINATE_GRACE_SECON
 KUBERNETES_CONN_ID = os.environ.get("SPARKPLANE_KUBERNETES_CONN_ID") or None
 
 #: Namespace of Spark drivers and executors (spark-bootstrap/ creates it with spark-sa).
-SPARK_NAMESPACE = os.environ.get("SPARKPLANE_SPARK_NAMESPACE", "spark")
+SPARK_NAMESPACE = os.environ.get("SPARKPLANE_SPARK_NAMESPACE", BOOTSTRAP_SPARK_NAMESPACE)
 
 #: The platform's Spark image, as image/build prints it (registry/name:content-tag).
 SPARK_IMAGE = os.environ.get("SPARKPLANE_SPARK_IMAGE") or None

@@ -1,7 +1,7 @@
-"""Names shared by the Kubernetes side of the platform: Spark settings, image paths, pod phases.
+"""Spark's configuration keys the platform sets, and the settings every driver gets.
 
-Spark's Kubernetes settings are plain strings in Spark's documentation; naming them here keeps a
-typo from silently becoming a setting Spark ignores.
+Spark's settings are plain strings in Spark's documentation; naming them here keeps a typo from
+silently becoming a setting Spark ignores. Used by the local spark-submit and the driver pod alike.
 """
 
 from __future__ import annotations
@@ -37,9 +37,6 @@ SPARK_DRIVER_CORES = "spark.driver.cores"
 #: Spark deletes executor pods as they end; the platform keeps them, so a failed executor's
 #: exit reason and log can be read. They go when the driver, their owner, is deleted.
 SPARK_EXECUTOR_DELETE_ON_TERMINATION = "spark.kubernetes.executor.deleteOnTermination"
-EXECUTOR_CONTAINER_NAME = "spark-kubernetes-executor"
-#: CPU an executor pod requests, independent of the task slots (spark.executor.cores).
-SPARK_EXECUTOR_REQUEST_CORES = "spark.kubernetes.executor.request.cores"
 SPARK_EXECUTOR_INSTANCES = "spark.executor.instances"
 SPARK_EXECUTOR_MEMORY = "spark.executor.memory"
 SPARK_EXECUTOR_CORES = "spark.executor.cores"
@@ -53,37 +50,3 @@ TASK_LOG_CONF: dict[str, str] = {
     # The console progress bar redraws one line with carriage returns: noise in a task log.
     "spark.ui.showConsoleProgress": "false",
 }
-
-# --- the cluster bootstrap (spark-bootstrap/) -----------------------------------------------
-#: Namespace of Spark's pods.
-SPARK_NAMESPACE_NAME = "spark"
-#: The driver's identity: may manage executor pods, services and configmaps in the namespace.
-DRIVER_SERVICE_ACCOUNT = "spark-sa"
-#: The executors' identity: no role, and no token mounted.
-EXECUTOR_SERVICE_ACCOUNT = "spark-executor"
-
-# --- the platform's Spark image (image/Dockerfile) ----------------------------------------
-#: Where the image keeps the jobs/ folder; applications are referenced as local:// paths.
-IMAGE_JOBS_ROOT = "/opt/spark/jobs"
-#: Executor pod template baked into the image (Pod Security "restricted", no API token).
-IMAGE_EXECUTOR_POD_TEMPLATE = "/opt/spark/pod-templates/executor.yaml"
-#: UID of the image's unprivileged user, Spark's convention.
-SPARK_UID = 185
-DRIVER_CONTAINER_NAME = "spark-kubernetes-driver"
-DRIVER_PORT = 7078
-BLOCK_MANAGER_PORT = 7079
-SPARK_UI_PORT = 4040
-
-# --- Kubernetes ----------------------------------------------------------------------------
-#: The API server as pods see it, through the kubernetes.default Service.
-IN_CLUSTER_MASTER = "k8s://https://kubernetes.default.svc:443"
-#: Seconds a failed driver is kept for inspection, counted from its end; the platform's pod
-#: sweep deletes it (and so its executors) afterwards.
-KEEP_FAILED_ANNOTATION = "sparkplane.dev/keep-failed-seconds"
-#: Label Spark puts on its pods; we put it on the driver we create too.
-SPARK_ROLE_LABEL = "spark-role"
-#: Label Spark puts the application id in, on executors; we put it on the driver too.
-APPLICATION_ID_LABEL = "spark-app-selector"
-POD_SUCCEEDED = "Succeeded"
-POD_FAILED = "Failed"
-POD_TERMINAL_PHASES = frozenset({POD_SUCCEEDED, POD_FAILED})

@@ -1,9 +1,9 @@
-"""Real Airflow, as a deployment runs it, for tests that kill or restart one of its parts.
+"""Real Airflow for tests and benchmarks: one DAG run with ``airflow dags test``, or a deployment.
 
-Each component is its own process (API server, scheduler with the LocalExecutor, DAG processor,
-triggerer) over one metadata database, so a test can SIGKILL a task's process and watch the
-scheduler retry it, or restart the triggerer while a trigger follows a job. Task state is read
-from the metadata database itself; runs are started with the ``airflow`` CLI.
+``AirflowServices`` runs each component as its own process (API server, scheduler with the
+LocalExecutor, DAG processor, triggerer) over one metadata database, so a test can SIGKILL a
+task's process, or restart the triggerer while a trigger follows a job. Task state is read from
+the metadata database itself; runs are started with the ``airflow`` CLI.
 """
 
 from __future__ import annotations
@@ -18,14 +18,45 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+
+from harness.waits import wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
-T = TypeVar("T")
+
+
+def run_dag(
+    dag_id: str,
+    conf: dict | None = None,
+    *,
+    image: str | None = None,
+    connection: str,
+    airflow_home: Path,
+    dags_folder: Path | None = None,
+) -> subprocess.CompletedProcess:
+    """Run one DAG with ``airflow dags test`` in Kubernetes mode; return the finished process.
+
+    :param image: the Spark image for Spark tasks; DAGs that start no Spark job need none.
+    """
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW_CONN_SPARK_CLUSTER": connection,
+        "SPARKPLANE_KUBERNETES_CONN_ID": "spark_cluster",
+    }
+    if image is not None:
+        env["SPARKPLANE_SPARK_IMAGE"] = image
+    if dags_folder is not None:
+        env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder)
+    airflow = [sys.executable, "-m", "airflow"]
+    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    return subprocess.run(
+        [*airflow, "dags", "test", dag_id, "--conf", json.dumps(conf or {})],
+        env=env, capture_output=True, text=True, timeout=1200,
+    )
 
 
 def _free_port() -> int:
@@ -112,8 +143,8 @@ class AirflowServices:
         self.airflow("db", "migrate")
         for component in COMPONENTS:
             self.start(component)
-        wait_until(self._api_answers, timeout_seconds=180, what="the Airflow API server to answer",
-                   on_timeout=self.component_logs)
+        wait_for(self._api_answers, bool, timeout_seconds=180, interval_seconds=1,
+                 what="the Airflow API server to answer", on_timeout=self.component_logs)
 
     def stop_all(self) -> None:
         for component in reversed(COMPONENTS):
@@ -141,8 +172,8 @@ class AirflowServices:
 
     def trigger(self, dag_id: str, conf: dict | None = None) -> str:
         """Start a run of ``dag_id`` once the DAG processor has parsed it; return the run id."""
-        wait_until(lambda: self.query("SELECT 1 FROM dag WHERE dag_id = ?", dag_id), timeout_seconds=180,
-                   what=f"the DAG processor to parse {dag_id}", on_timeout=self.component_logs)
+        wait_for(lambda: self.query("SELECT 1 FROM dag WHERE dag_id = ?", dag_id), bool, timeout_seconds=180,
+                 interval_seconds=1, what=f"the DAG processor to parse {dag_id}", on_timeout=self.component_logs)
         run_id = f"manual__test_{time.time_ns()}"
         self.airflow("dags", "trigger", dag_id, "--run-id", run_id, "--conf", json.dumps(conf or {}))
         return run_id
@@ -161,9 +192,9 @@ class AirflowServices:
 
     def wait_for_run(self, dag_id: str, run_id: str, *, timeout_seconds: float) -> str:
         """Wait until the run ends; return its state."""
-        return wait_until(lambda: (state := self.run_state(dag_id, run_id)) in ("success", "failed") and state,
-                          timeout_seconds=timeout_seconds, what=f"run {run_id} of {dag_id} to end",
-                          on_timeout=self.component_logs)
+        return wait_for(lambda: self.run_state(dag_id, run_id), lambda state: state in ("success", "failed"),
+                        timeout_seconds=timeout_seconds, interval_seconds=1, what=f"run {run_id} of {dag_id} to end",
+                        on_timeout=self.component_logs)
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
         """Return everything logged for one try: the worker's log and each triggerer's part."""
@@ -178,14 +209,3 @@ def _signal_group(pid: int, sig: int) -> None:
     except ProcessLookupError:
         pass
 
-
-def wait_until(check: Callable[[], T], *, timeout_seconds: float, what: str, interval_seconds: float = 1,
-               on_timeout: Callable[[], str] | None = None) -> T:
-    """Return ``check()``'s first truthy result; fail saying what did not happen."""
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(interval_seconds)
-    detail = f"\n{on_timeout()}" if on_timeout else ""
-    raise AssertionError(f"timed out after {timeout_seconds:.0f}s waiting for {what}{detail}")

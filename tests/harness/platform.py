@@ -1,87 +1,69 @@
-"""Run DAGs with real Airflow against the local cluster, as the platform's Airflow identity.
+"""The platform installed on the local cluster, as its tests and benchmarks set it up.
 
-The fixtures build the platform's Spark image from this tree (pushed to the local registry),
-apply spark-bootstrap/, and give Airflow a connection that acts as sparkplane-airflow, so a
-missing permission fails in tests as it would in production.
+The Spark image built from this tree and pushed to the local registry, spark-bootstrap/ applied,
+an Airflow connection acting as the platform's own identity (so a missing permission fails in
+tests as it would in production), and the pods the platform created for a DAG.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from sparkplane.bootstrap.apply import DEFAULT_MANIFEST_DIR, apply_manifests, dynamic_client, load_manifests
+from sparkplane.kubernetes.identity import AIRFLOW_NAMESPACE, AIRFLOW_SERVICE_ACCOUNT, SPARK_NAMESPACE
 
-from sparkplane.bootstrap import DEFAULT_MANIFEST_DIR, apply_manifests, dynamic_client, load_manifests
+from harness.cluster import LocalCluster
+from harness.waits import wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_BUILD = PROJECT_ROOT / "image" / "build"
-#: DAGs that exist for tests only (one per way a job can fail).
-TEST_DAGS = Path(__file__).parent / "dags"
-NAMESPACE = "spark"
+#: DAGs that exist for tests only (one per way a job can fail, runs a test interrupts, a sweep target).
+TEST_DAGS = PROJECT_ROOT / "tests" / "data" / "dags"
 JOB_SELECTOR = "app.kubernetes.io/managed-by=sparkplane"
 
 
-@pytest.fixture(scope="session")
-def spark_image(local_cluster) -> str:
-    """The platform's Spark image, built from this tree and pushed to the local registry, by digest."""
+def build_spark_image(registry: str, *, timeout_seconds: float = 3600) -> dict:
+    """Build the platform's Spark image (cached when unchanged), push it; return ``image/build``'s record.
+
+    The record holds ``image``, ``pinned`` (by digest), ``digest`` and the recorded ``contents``.
+    """
     result = subprocess.run(
-        [sys.executable, str(IMAGE_BUILD), "--registry", local_cluster.registry, "--json"],
-        capture_output=True, text=True, timeout=3600,
+        [sys.executable, str(IMAGE_BUILD), "--registry", registry, "--json"],
+        capture_output=True, text=True, timeout=timeout_seconds,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return json.loads(result.stdout)["pinned"]
+    return json.loads(result.stdout)
 
 
-@pytest.fixture(scope="session")
-def airflow_connection(local_cluster) -> str:
-    """An Airflow connection (as an environment variable) acting as the platform's identity."""
-    apply_bootstrap(local_cluster)
-    kubeconfig = local_cluster.serviceaccount_kubeconfig("sparkplane-system", "sparkplane-airflow")
-    return json.dumps({"conn_type": "kubernetes", "extra": {"kube_config_path": str(kubeconfig)}})
-
-
-def apply_bootstrap(local_cluster) -> None:
+def apply_bootstrap(local_cluster: LocalCluster) -> None:
+    """Apply spark-bootstrap/ as cluster admin (idempotent: an earlier session may have applied it)."""
     list(apply_manifests(dynamic_client(local_cluster.admin_kubeconfig), load_manifests(DEFAULT_MANIFEST_DIR)))
 
 
-def run_dag(
-    dag_id: str,
-    conf: dict | None = None,
-    *,
-    image: str | None = None,
-    connection: str,
-    airflow_home: Path,
-    dags_folder: Path | None = None,
-) -> subprocess.CompletedProcess:
-    """Run one DAG with ``airflow dags test`` in Kubernetes mode; return the finished process.
-
-    :param image: the Spark image for Spark tasks; DAGs that start no Spark job need none.
-    """
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW_CONN_SPARK_CLUSTER": connection,
-        "SPARKPLANE_KUBERNETES_CONN_ID": "spark_cluster",
-    }
-    if image is not None:
-        env["SPARKPLANE_SPARK_IMAGE"] = image
-    if dags_folder is not None:
-        env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder)
-    airflow = [sys.executable, "-m", "airflow"]
-    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
-    return subprocess.run(
-        [*airflow, "dags", "test", dag_id, "--conf", json.dumps(conf or {})],
-        env=env, capture_output=True, text=True, timeout=1200,
-    )
+def airflow_identity_connection(local_cluster: LocalCluster) -> str:
+    """Return an Airflow connection (as an environment variable's value) acting as the platform's identity."""
+    kubeconfig = local_cluster.serviceaccount_kubeconfig(AIRFLOW_NAMESPACE, AIRFLOW_SERVICE_ACCOUNT)
+    return json.dumps({"conn_type": "kubernetes", "extra": {"kube_config_path": str(kubeconfig)}})
 
 
-def job_pods(local_cluster, dag_id: str) -> list:
+def job_pods(local_cluster: LocalCluster, dag_id: str) -> list:
     """Return the pods (driver and executors) the platform created for ``dag_id``."""
     from kubernetes import client
 
     api = client.CoreV1Api(local_cluster.api_client())
-    return api.list_namespaced_pod(NAMESPACE, label_selector=f"{JOB_SELECTOR},sparkplane.dev/dag-id={dag_id}").items
+    selector = f"{JOB_SELECTOR},sparkplane.dev/dag-id={dag_id}"
+    return api.list_namespaced_pod(SPARK_NAMESPACE, label_selector=selector).items
+
+
+def wait_for_no_job_pods(local_cluster: LocalCluster, dag_id: str, *, timeout_seconds: float = 60) -> None:
+    """Wait until no pod of ``dag_id`` is left (the garbage collector takes executors after the driver)."""
+    wait_for(
+        lambda: [pod.metadata.name for pod in job_pods(local_cluster, dag_id)],
+        lambda left: not left,
+        timeout_seconds=timeout_seconds,
+        interval_seconds=1,
+        what=f"the pods of {dag_id} to be deleted",
+    )

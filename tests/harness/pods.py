@@ -1,16 +1,27 @@
-"""Pods for cluster tests: build one, run it to completion, read what it printed."""
+"""Pods for cluster tests: build one, run it to completion, read its log and events, watch pods.
+
+Uses only the Kubernetes client and the local cluster's own constants, so the local cluster's
+tests and the platform's tests share it.
+"""
 
 from __future__ import annotations
 
 import threading
 
-from cluster_waits import wait_for_pod_finished
 from kubernetes import client, watch
 from localcluster.kwok import SIMULATED_NODE_TOLERATION
 
+from harness.waits import wait_for
+
 
 def python_pod(
-    name: str, image: str, script: str, *, node_selector: dict[str, str], labels=None, env=None
+    name: str,
+    image: str,
+    script: str,
+    *,
+    node_selector: dict[str, str],
+    labels: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> client.V1Pod:
     """Return a pod that runs ``python3 -c script`` once on the selected node."""
     return client.V1Pod(
@@ -32,6 +43,29 @@ def python_pod(
     )
 
 
+def read_pod_log(core: client.CoreV1Api, namespace: str, name: str, *, container: str | None = None) -> str:
+    """Return a pod's log as text."""
+    # Raw bytes: the client's own decoding of plain-text logs is unreliable (it returns the repr of bytes).
+    return core.read_namespaced_pod_log(name, namespace, container=container, _preload_content=False).data.decode()
+
+
+def wait_for_pod_finished(core: client.CoreV1Api, namespace: str, name: str, *, timeout_seconds: float = 120) -> str:
+    """Wait until the pod Succeeded or Failed and return the phase; fail with its container states otherwise."""
+
+    def observe() -> tuple[str, list]:
+        pod = core.read_namespaced_pod(name, namespace)
+        states = [(c.name, c.state.to_dict()) for c in pod.status.container_statuses or []]
+        return pod.status.phase, states
+
+    phase, _ = wait_for(
+        observe,
+        lambda seen: seen[0] in ("Succeeded", "Failed"),
+        timeout_seconds=timeout_seconds,
+        what=f"pod {namespace}/{name} to finish",
+    )
+    return phase
+
+
 def run_to_completion(
     core: client.CoreV1Api, namespace: str, pod: client.V1Pod, *, timeout_seconds: float = 120
 ) -> str:
@@ -39,10 +73,15 @@ def run_to_completion(
     core.create_namespaced_pod(namespace, pod)
     name = pod.metadata.name
     phase = wait_for_pod_finished(core, namespace, name, timeout_seconds=timeout_seconds)
-    # Raw bytes: the client's own decoding of plain-text logs is unreliable.
-    log = core.read_namespaced_pod_log(name, namespace, _preload_content=False).data.decode()
+    log = read_pod_log(core, namespace, name)
     assert phase == "Succeeded", f"pod {namespace}/{name} ended {phase}; log:\n{log}"
     return log
+
+
+def pod_events(core: client.CoreV1Api, namespace: str, name: str) -> list[client.CoreV1Event]:
+    """Return the pod's events, oldest first."""
+    events = core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}").items
+    return sorted(events, key=lambda e: (e.first_timestamp or e.event_time or 0, e.metadata.creation_timestamp))
 
 
 def pause_daemonset(name: str, image: str) -> client.V1DaemonSet:
@@ -99,6 +138,6 @@ class PodWatch:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join(timeout=30)

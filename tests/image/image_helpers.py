@@ -32,4 +32,7 @@ def copy_build_context(target: Path) -> Path:
     shutil.copytree(PROJECT_ROOT / "image", target / "image", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(PROJECT_ROOT / "jobs", target / "jobs", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(PROJECT_ROOT / "spark-bootstrap" / "pod-templates", target / "spark-bootstrap" / "pod-templates")
+    scanner = Path("plugins", "sparkplane", "image", "job_imports.py")
+    (target / scanner).parent.mkdir(parents=True)
+    shutil.copy2(PROJECT_ROOT / scanner, target / scanner)
     return target

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from image_helpers import DOCKER, PROJECT_ROOT, copy_build_context, docker_run, run_build
-from sparkplane.image_contents import normalize_name, read_image_contents
+from sparkplane.image.contents import normalize_name, read_image_contents
 
 SMOKE_JOB = PROJECT_ROOT / "tests" / "data" / "k8s_smoke_job.py"
 
@@ -131,7 +131,7 @@ def test_build_fails_clearly_when_a_job_imports_a_package_the_lock_lacks(tmp_pat
 
 
 def image_contents_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sparkplane.image_contents", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "sparkplane.image.contents", *args], capture_output=True, text=True,
                           cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "plugins")})
 
 

@@ -7,22 +7,29 @@ import json
 
 import pytest
 import yaml
-from cluster_waits import wait_for
+from harness.platform import apply_bootstrap
+from harness.waits import wait_for
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-from sparkplane.bootstrap import DEFAULT_MANIFEST_DIR, apply_manifests, dynamic_client, load_manifests
+from sparkplane.bootstrap.apply import DEFAULT_MANIFEST_DIR, apply_manifests, dynamic_client, load_manifests
+from sparkplane.kubernetes.identity import (
+    AIRFLOW_NAMESPACE,
+    AIRFLOW_SERVICE_ACCOUNT,
+    DRIVER_SERVICE_ACCOUNT,
+    SPARK_NAMESPACE,
+)
 
 pytestmark = pytest.mark.cluster
 
-SPARK_SA = ("spark", "spark-sa")
-EXECUTOR_SA = ("spark", "spark-executor")
-AIRFLOW_SA = ("sparkplane-system", "sparkplane-airflow")
+SPARK_SA = (SPARK_NAMESPACE, DRIVER_SERVICE_ACCOUNT)
+EXECUTOR_SA = (SPARK_NAMESPACE, "spark-executor")
+AIRFLOW_SA = (AIRFLOW_NAMESPACE, AIRFLOW_SERVICE_ACCOUNT)
 
 
 @pytest.fixture(scope="module")
 def bootstrapped(local_cluster):
     """Apply the bootstrap (it may exist from an earlier session); return the cluster."""
-    list(apply_manifests(dynamic_client(local_cluster.admin_kubeconfig), load_manifests(DEFAULT_MANIFEST_DIR)))
+    apply_bootstrap(local_cluster)
     return local_cluster
 
 
@@ -51,13 +58,13 @@ def test_second_apply_reports_every_object_unchanged_and_a_deleted_or_edited_one
     rbac = client.RbacAuthorizationV1Api(admin)
     rbac.delete_cluster_role_binding("sparkplane-airflow-node-reader")
     # Another manager narrows the driver's role: the bootstrap owns those rules and restores them.
-    rbac.patch_namespaced_role("spark-driver", "spark", {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]})
+    rbac.patch_namespaced_role("spark-driver", SPARK_NAMESPACE, {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]})
 
     outcomes = {r.format().rsplit(" ", 1)[0]: r.outcome for r in apply_manifests(dyn, manifests)}
     assert outcomes.pop("clusterrolebinding/sparkplane-airflow-node-reader") == "created"
     assert outcomes.pop("role/spark-driver -n spark") == "changed"
     assert set(outcomes.values()) == {"unchanged"} and len(outcomes) == len(manifests) - 2
-    restored = rbac.read_namespaced_role("spark-driver", "spark")
+    restored = rbac.read_namespaced_role("spark-driver", SPARK_NAMESPACE)
     assert {r for rule in restored.rules for r in rule.resources} == {"pods", "services", "configmaps"}
 
 
@@ -70,15 +77,15 @@ def test_second_apply_reports_every_object_unchanged_and_a_deleted_or_edited_one
 def test_spark_sa_may_do_what_the_driver_needs_in_namespace_spark(bootstrapped, verb, resource):
     authz = client.AuthorizationV1Api(bootstrapped.api_client())
 
-    assert can(authz, SPARK_SA, verb, resource, namespace="spark")
+    assert can(authz, SPARK_SA, verb, resource, namespace=SPARK_NAMESPACE)
 
 
 @pytest.mark.parametrize(
     ("verb", "resource", "namespace", "group"),
-    [("get", "secrets", "spark", ""), ("list", "secrets", "spark", ""), ("list", "nodes", None, ""),
-     ("get", "nodes", None, ""), ("create", "pods", "default", ""), ("create", "pods", "sparkplane-system", ""),
-     ("create", "persistentvolumeclaims", "spark", ""), ("create", "roles", "spark", "rbac.authorization.k8s.io"),
-     ("create", "daemonsets", "spark", "apps")],
+    [("get", "secrets", SPARK_NAMESPACE, ""), ("list", "secrets", SPARK_NAMESPACE, ""), ("list", "nodes", None, ""),
+     ("get", "nodes", None, ""), ("create", "pods", "default", ""), ("create", "pods", AIRFLOW_NAMESPACE, ""),
+     ("create", "persistentvolumeclaims", SPARK_NAMESPACE, ""), ("create", "roles", SPARK_NAMESPACE, "rbac.authorization.k8s.io"),
+     ("create", "daemonsets", SPARK_NAMESPACE, "apps")],
 )
 def test_spark_sa_is_denied_secrets_nodes_and_other_namespaces(bootstrapped, verb, resource, namespace, group):
     authz = client.AuthorizationV1Api(bootstrapped.api_client())
@@ -89,9 +96,9 @@ def test_spark_sa_is_denied_secrets_nodes_and_other_namespaces(bootstrapped, ver
 def test_spark_sa_token_really_works_and_is_really_refused_secrets(bootstrapped):
     as_spark = client.CoreV1Api(bootstrapped.api_client(bootstrapped.serviceaccount_kubeconfig(*SPARK_SA)))
 
-    as_spark.list_namespaced_pod("spark")
+    as_spark.list_namespaced_pod(SPARK_NAMESPACE)
     with pytest.raises(ApiException) as denied:
-        as_spark.list_namespaced_secret("spark")
+        as_spark.list_namespaced_secret(SPARK_NAMESPACE)
     assert denied.value.status == 403
     assert "system:serviceaccount:spark:spark-sa" in denied.value.body
 
@@ -101,9 +108,9 @@ def test_airflow_identity_token_reads_nodes_and_events_but_not_secrets(bootstrap
     core = client.CoreV1Api(api)
 
     assert bootstrapped.real_node in {n.metadata.name for n in core.list_node().items}
-    core.list_namespaced_event("spark")
+    core.list_namespaced_event(SPARK_NAMESPACE)
     with pytest.raises(ApiException) as denied:
-        core.list_namespaced_secret("spark")
+        core.list_namespaced_secret(SPARK_NAMESPACE)
     assert denied.value.status == 403
     assert "system:serviceaccount:sparkplane-system:sparkplane-airflow" in denied.value.body
 
@@ -112,19 +119,19 @@ def test_executor_account_may_do_nothing_and_mounts_no_token(bootstrapped):
     admin = bootstrapped.api_client()
     authz = client.AuthorizationV1Api(admin)
 
-    assert not can(authz, EXECUTOR_SA, "get", "pods", namespace="spark")
-    assert not can(authz, EXECUTOR_SA, "list", "configmaps", namespace="spark")
-    account = client.CoreV1Api(admin).read_namespaced_service_account("spark-executor", "spark")
+    assert not can(authz, EXECUTOR_SA, "get", "pods", namespace=SPARK_NAMESPACE)
+    assert not can(authz, EXECUTOR_SA, "list", "configmaps", namespace=SPARK_NAMESPACE)
+    account = client.CoreV1Api(admin).read_namespaced_service_account("spark-executor", SPARK_NAMESPACE)
     assert account.automount_service_account_token is False
 
 
 @pytest.mark.parametrize(
     ("verb", "resource", "namespace", "group", "subresource"),
-    [("create", "pods", "spark", "", None), ("get", "pods", "spark", "", None), ("watch", "pods", "spark", "", None),
-     ("delete", "pods", "spark", "", None), ("patch", "pods", "spark", "", None), ("get", "pods", "spark", "", "log"), ("list", "events", "spark", "", None),
-     ("create", "localsubjectaccessreviews", "spark", "authorization.k8s.io", None),
-     ("create", "daemonsets", "sparkplane-system", "apps", None), ("patch", "daemonsets", "sparkplane-system", "apps", None),
-     ("delete", "daemonsets", "sparkplane-system", "apps", None), ("list", "pods", "sparkplane-system", "", None),
+    [("create", "pods", SPARK_NAMESPACE, "", None), ("get", "pods", SPARK_NAMESPACE, "", None), ("watch", "pods", SPARK_NAMESPACE, "", None),
+     ("delete", "pods", SPARK_NAMESPACE, "", None), ("patch", "pods", SPARK_NAMESPACE, "", None), ("get", "pods", SPARK_NAMESPACE, "", "log"), ("list", "events", SPARK_NAMESPACE, "", None),
+     ("create", "localsubjectaccessreviews", SPARK_NAMESPACE, "authorization.k8s.io", None),
+     ("create", "daemonsets", AIRFLOW_NAMESPACE, "apps", None), ("patch", "daemonsets", AIRFLOW_NAMESPACE, "apps", None),
+     ("delete", "daemonsets", AIRFLOW_NAMESPACE, "apps", None), ("list", "pods", AIRFLOW_NAMESPACE, "", None),
      ("list", "nodes", None, "", None), ("watch", "nodes", None, "", None)],
 )
 def test_airflow_identity_may_do_what_the_platform_does(bootstrapped, verb, resource, namespace, group, subresource):
@@ -135,12 +142,12 @@ def test_airflow_identity_may_do_what_the_platform_does(bootstrapped, verb, reso
 
 @pytest.mark.parametrize(
     ("verb", "resource", "namespace", "group", "subresource"),
-    [("get", "secrets", "spark", "", None), ("get", "secrets", "sparkplane-system", "", None),
-     ("create", "token", "spark", "", None), ("create", "serviceaccounts", "spark", "", "token"),
-     ("create", "pods", "sparkplane-system", "", None), ("create", "pods", "default", "", None),
-     ("create", "pods", "spark", "", "exec"), ("create", "services", "spark", "", None),
-     ("create", "daemonsets", "spark", "apps", None), ("patch", "nodes", None, "", None),
-     ("delete", "nodes", None, "", None), ("create", "rolebindings", "spark", "rbac.authorization.k8s.io", None)],
+    [("get", "secrets", SPARK_NAMESPACE, "", None), ("get", "secrets", AIRFLOW_NAMESPACE, "", None),
+     ("create", "token", SPARK_NAMESPACE, "", None), ("create", "serviceaccounts", SPARK_NAMESPACE, "", "token"),
+     ("create", "pods", AIRFLOW_NAMESPACE, "", None), ("create", "pods", "default", "", None),
+     ("create", "pods", SPARK_NAMESPACE, "", "exec"), ("create", "services", SPARK_NAMESPACE, "", None),
+     ("create", "daemonsets", SPARK_NAMESPACE, "apps", None), ("patch", "nodes", None, "", None),
+     ("delete", "nodes", None, "", None), ("create", "rolebindings", SPARK_NAMESPACE, "rbac.authorization.k8s.io", None)],
 )
 def test_airflow_identity_may_do_nothing_more(bootstrapped, verb, resource, namespace, group, subresource):
     authz = client.AuthorizationV1Api(bootstrapped.api_client())
@@ -163,7 +170,7 @@ def test_pod_violating_restricted_is_rejected_in_namespace_spark(bootstrapped):
             "spec": {"containers": [{"name": "c", "image": "127.0.0.1:5000/none:0"}]}}
 
     with pytest.raises(ApiException) as rejected:
-        core.create_namespaced_pod("spark", bare, dry_run="All")
+        core.create_namespaced_pod(SPARK_NAMESPACE, bare, dry_run="All")
     assert rejected.value.status == 403
     message = json.loads(rejected.value.body)["message"]
     assert 'violates PodSecurity "restricted:latest"' in message
@@ -174,13 +181,13 @@ def test_pod_violating_restricted_is_rejected_in_namespace_spark(bootstrapped):
 def test_pod_with_the_template_security_settings_is_admitted_in_namespace_spark(bootstrapped):
     core = client.CoreV1Api(bootstrapped.api_client())
 
-    created = core.create_namespaced_pod("spark", pod_from_template("templated"), dry_run="All")
+    created = core.create_namespaced_pod(SPARK_NAMESPACE, pod_from_template("templated"), dry_run="All")
     assert created.metadata.name == "templated"
 
 
 def test_namespaces_enforce_restricted_from_their_labels(bootstrapped):
     core = client.CoreV1Api(bootstrapped.api_client())
 
-    for name in ("spark", "sparkplane-system"):
+    for name in (SPARK_NAMESPACE, AIRFLOW_NAMESPACE):
         labels = wait_for(lambda: core.read_namespace(name).metadata.labels, bool, timeout_seconds=5, what=f"namespace {name}")
         assert labels["pod-security.kubernetes.io/enforce"] == "restricted"

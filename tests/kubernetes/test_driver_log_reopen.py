@@ -9,62 +9,46 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
-from datetime import datetime, timezone
 
 import pytest
-from airflow_on_cluster import NAMESPACE
+from harness.log_capture import CapturedLines
+from harness.simulated import SIMULATED_IMAGE, append_log_line, mark_finished, on_simulated_node, simulated_node
+from harness.waits import wait_for
 from kubernetes import client
-from localcluster.kwok import SIMULATED_NODE_TOLERATION, cri_log_line
-from localcluster.settings import NODE_TYPE_LABEL, SIMULATE_PULL_LABEL
 
-from sparkplane import driver_follower
-from sparkplane.constants import DRIVER_CONTAINER_NAME
-from sparkplane.pod_templates import restricted_container_security, restricted_pod_security
-from sparkplane.triggers import SparkDriverTrigger
+from sparkplane.kubernetes.follower import FollowerTiming
+from sparkplane.kubernetes.identity import DRIVER_CONTAINER_NAME, SPARK_NAMESPACE
+from sparkplane.kubernetes.pod_templates import restricted_container_security, restricted_pod_security
+from sparkplane.kubernetes.trigger import SparkDriverTrigger
 
 pytestmark = pytest.mark.cluster
 
 CONN_ID = "spark_cluster_log_reopen_test"
-IMAGE = "127.0.0.1:5000/sparkplane/simulated:1"
-
-
-class _Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
 
 
 def test_a_quiet_driver_log_is_reopened_without_losing_or_repeating_lines(local_cluster, airflow_connection, monkeypatch):
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", airflow_connection)
-    monkeypatch.setattr(driver_follower, "LOG_QUIET_SECONDS", 1.0)
-    monkeypatch.setattr(driver_follower, "LOG_DRAIN_SECONDS", 0)  # a simulated log never ends
     core = client.CoreV1Api(local_cluster.api_client())
-    nodes = core.list_node(label_selector=f"{NODE_TYPE_LABEL}=simulated").items
-    node = next(n.metadata.name for n in nodes if (n.metadata.labels or {}).get(SIMULATE_PULL_LABEL) != "fail")
     marker = uuid.uuid4().hex[:8]
     name = f"quiet-driver-{marker}"
-    core.create_namespaced_pod(NAMESPACE, {
+    core.create_namespaced_pod(SPARK_NAMESPACE, on_simulated_node({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-        "spec": {"nodeName": node, "tolerations": [SIMULATED_NODE_TOLERATION],
-                 "securityContext": restricted_pod_security(),
-                 "containers": [{"name": DRIVER_CONTAINER_NAME, "image": IMAGE,
+        "spec": {"securityContext": restricted_pod_security(),
+                 "containers": [{"name": DRIVER_CONTAINER_NAME, "image": SIMULATED_IMAGE,
                                  "securityContext": restricted_container_security()}]},
-    })  # fmt: skip
+    }, simulated_node(core)))  # fmt: skip
     log_file = local_cluster.settings.simulated_container_log
-    handler = _Lines()
+    handler = CapturedLines()
 
     def write(text: str) -> None:
-        with log_file.open("a") as f:
-            f.write(cri_log_line(f"{marker} {text}", datetime.now(timezone.utc)))
+        append_log_line(log_file, f"{marker} {text}")
 
     async def follow() -> dict:
-        trigger = SparkDriverTrigger(kubernetes_conn_id=CONN_ID, namespace=NAMESPACE, pod_name=name, timeouts={},
-                                     follower_key=f"test-{marker}")  # fmt: skip
+        # The quiet limit shortened to a second; no drain: a simulated log never ends.
+        timing = FollowerTiming(log_quiet_seconds=1.0, log_drain_seconds=0).to_dict()
+        trigger = SparkDriverTrigger(kubernetes_conn_id=CONN_ID, namespace=SPARK_NAMESPACE, pod_name=name, timeouts={},
+                                     follower_key=f"test-{marker}", timing=timing)  # fmt: skip
         trigger._log = logger = logging.getLogger(f"test.{name}")
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
@@ -72,26 +56,21 @@ def test_a_quiet_driver_log_is_reopened_without_losing_or_repeating_lines(local_
 
     async def scenario() -> dict:
         following = asyncio.create_task(follow())
-        deadline = time.monotonic() + 60
-        while core.read_namespaced_pod(name, NAMESPACE).status.phase != "Running":
-            assert time.monotonic() < deadline, "the simulated pod did not start"
-            await asyncio.sleep(0.5)
+        # In a thread: the trigger runs in this loop meanwhile.
+        await asyncio.to_thread(wait_for, lambda: core.read_namespaced_pod(name, SPARK_NAMESPACE).status.phase,
+                                lambda phase: phase == "Running", timeout_seconds=60, what="the simulated pod to start")
         write("line 1")
         await asyncio.sleep(4)  # quiet for longer than the limit: the stream is reopened
         write("line 2")
         await asyncio.sleep(2)
-        core.patch_namespaced_pod_status(name, NAMESPACE, {"status": {
-            "phase": "Succeeded",
-            "containerStatuses": [{"name": DRIVER_CONTAINER_NAME, "image": IMAGE, "imageID": "", "ready": False,
-                                   "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed",
-                                   "finishedAt": datetime.now(timezone.utc).isoformat()}}}],
-        }})  # fmt: skip
+        mark_finished(core, SPARK_NAMESPACE, name, container=DRIVER_CONTAINER_NAME, phase="Succeeded", exit_code=0,
+                      reason="Completed")
         return await asyncio.wait_for(following, timeout=60)
 
     try:
         event = asyncio.run(scenario())
     finally:
-        core.delete_namespaced_pod(name, NAMESPACE, grace_period_seconds=0)
+        core.delete_namespaced_pod(name, SPARK_NAMESPACE, grace_period_seconds=0)
     assert event["status"] == "success", event
     assert [m for m in handler.messages if m.startswith(marker)] == [f"{marker} line 1", f"{marker} line 2"]
     assert "No driver output for 1s; reopening the log stream" in handler.messages

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cluster_waits import wait_for_pod_finished
+from harness.platform import apply_bootstrap, build_spark_image
+from harness.pods import read_pod_log, wait_for_pod_finished
 from kubernetes import client
-from sparkplane.bootstrap import DEFAULT_MANIFEST_DIR, apply_manifests, dynamic_client, load_manifests
-from sparkplane.image_contents import python_parity_problem, read_image_contents
-from sparkplane.k8s_conf import NAMESPACE, bootstrap_spark_conf
+from sparkplane.bootstrap.apply import DEFAULT_MANIFEST_DIR
+from sparkplane.bootstrap.submit_conf import bootstrap_spark_conf
+from sparkplane.image.contents import python_parity_problem, read_image_contents
+from sparkplane.kubernetes.identity import DRIVER_SERVICE_ACCOUNT, SPARK_NAMESPACE
 
 pytestmark = pytest.mark.cluster
 
@@ -44,13 +46,8 @@ SMALL_JOB_ON_REAL_NODE = {
 @pytest.fixture(scope="module")
 def pushed_image(local_cluster) -> dict:
     """Build the image (cached when unchanged), push it to the cluster's registry; return the record."""
-    list(apply_manifests(dynamic_client(local_cluster.admin_kubeconfig), load_manifests(DEFAULT_MANIFEST_DIR)))
-    result = subprocess.run(
-        [str(PROJECT_ROOT / "image" / "build"), "--registry", local_cluster.registry, "--json"],
-        capture_output=True, text=True, timeout=BUILD_TIMEOUT_SECONDS,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout)
+    apply_bootstrap(local_cluster)
+    return build_spark_image(local_cluster.registry, timeout_seconds=BUILD_TIMEOUT_SECONDS)
 
 
 def restricted_pod(name: str, image: str, command: list[str], node_selector: dict[str, str]) -> dict:
@@ -74,20 +71,15 @@ def test_real_node_pulls_the_pushed_image_from_the_local_registry(local_cluster,
     core = client.CoreV1Api(local_cluster.api_client())
     name = f"pull-{uuid.uuid4().hex[:8]}"
     command = ["python", "-c", "import pyspark, pandas; print('image-ok', pyspark.__version__, pandas.__version__)"]
-    core.create_namespaced_pod(NAMESPACE, restricted_pod(name, pushed_image["pinned"], command, local_cluster.real_node_selector))
+    core.create_namespaced_pod(SPARK_NAMESPACE, restricted_pod(name, pushed_image["pinned"], command, local_cluster.real_node_selector))
     try:
-        assert wait_for_pod_finished(core, NAMESPACE, name, timeout_seconds=300) == "Succeeded"
-        pod = core.read_namespaced_pod(name, NAMESPACE)
+        assert wait_for_pod_finished(core, SPARK_NAMESPACE, name, timeout_seconds=300) == "Succeeded"
+        pod = core.read_namespaced_pod(name, SPARK_NAMESPACE)
         assert pod.spec.node_name == local_cluster.real_node
         assert pod.status.container_statuses[0].image_id.endswith(pushed_image["digest"])
-        assert pod_log(core, name).strip() == "image-ok 4.1.4 2.3.3"
+        assert read_pod_log(core, SPARK_NAMESPACE, name).strip() == "image-ok 4.1.4 2.3.3"
     finally:
-        core.delete_namespaced_pod(name, NAMESPACE, grace_period_seconds=0)
-
-
-def pod_log(core: client.CoreV1Api, name: str) -> str:
-    """Return a pod's log as text (the client's preloaded log is the repr of bytes)."""
-    return core.read_namespaced_pod_log(name, NAMESPACE, _preload_content=False).data.decode()
+        core.delete_namespaced_pod(name, SPARK_NAMESPACE, grace_period_seconds=0)
 
 
 def driver_template_running(job_configmap: str, target: Path) -> Path:
@@ -115,7 +107,7 @@ def test_spark_submit_in_cluster_mode_runs_driver_and_executors_on_the_real_node
     admin = local_cluster.api_client()
     core = client.CoreV1Api(admin)
     app = f"smoke-{uuid.uuid4().hex[:8]}"
-    core.create_namespaced_config_map(NAMESPACE, client.V1ConfigMap(
+    core.create_namespaced_config_map(SPARK_NAMESPACE, client.V1ConfigMap(
         metadata=client.V1ObjectMeta(name=app), data={"k8s_smoke_job.py": SMOKE_JOB.read_text()}))
     conf = bootstrap_spark_conf(pushed_image["pinned"]) | SMALL_JOB_ON_REAL_NODE | {
         "spark.kubernetes.driver.podTemplateFile": str(driver_template_running(app, tmp_path / "driver.yaml")),
@@ -125,16 +117,16 @@ def test_spark_submit_in_cluster_mode_runs_driver_and_executors_on_the_real_node
             "--deploy-mode", "cluster", "--name", app]
     argv += [arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}")]
     argv.append("local:///opt/spark/smoke/k8s_smoke_job.py")
-    kubeconfig = local_cluster.serviceaccount_kubeconfig("spark", "spark-sa")
+    kubeconfig = local_cluster.serviceaccount_kubeconfig(SPARK_NAMESPACE, DRIVER_SERVICE_ACCOUNT)
     try:
         submitted = subprocess.run(argv, env=spark_submit_env(kubeconfig), capture_output=True, text=True,
                                    timeout=SUBMIT_TIMEOUT_SECONDS)
         assert submitted.returncode == 0, submitted.stderr[-4000:]
-        (driver,) = core.list_namespaced_pod(NAMESPACE, label_selector=f"spark-app-name={app},spark-role=driver").items
+        (driver,) = core.list_namespaced_pod(SPARK_NAMESPACE, label_selector=f"spark-app-name={app},spark-role=driver").items
         app_id = driver.metadata.labels["spark-app-selector"]
-        executors = core.list_namespaced_pod(NAMESPACE, label_selector=f"spark-app-selector={app_id},spark-role=executor").items
+        executors = core.list_namespaced_pod(SPARK_NAMESPACE, label_selector=f"spark-app-selector={app_id},spark-role=executor").items
         assert driver.status.phase == "Succeeded", submitted.stderr[-4000:]
-        assert driver.spec.service_account_name == "spark-sa"
+        assert driver.spec.service_account_name == DRIVER_SERVICE_ACCOUNT
         assert {p.spec.node_name for p in [driver, *executors]} == {local_cluster.real_node}
         assert len(executors) == 2
         for executor in executors:
@@ -142,7 +134,7 @@ def test_spark_submit_in_cluster_mode_runs_driver_and_executors_on_the_real_node
             assert executor.spec.automount_service_account_token is False
             assert not any(v.projected for v in executor.spec.volumes or []), "executors must get no API token"
 
-        log = pod_log(core, driver.metadata.name)
+        log = read_pod_log(core, SPARK_NAMESPACE, driver.metadata.name)
         (line,) = [l for l in log.splitlines() if l.startswith("SMOKE-RESULT ")]
         report = json.loads(line.removeprefix("SMOKE-RESULT "))
         assert report["total"] == 500500
@@ -151,17 +143,17 @@ def test_spark_submit_in_cluster_mode_runs_driver_and_executors_on_the_real_node
         assert "forbidden" not in log.lower(), "the driver hit an RBAC denial"
     finally:
         # Executors carry the application id, not the name; the driver owns them and the configmaps.
-        for pod in core.list_namespaced_pod(NAMESPACE, label_selector=f"spark-app-name={app}").items:
+        for pod in core.list_namespaced_pod(SPARK_NAMESPACE, label_selector=f"spark-app-name={app}").items:
             app_id = pod.metadata.labels["spark-app-selector"]
-            core.delete_collection_namespaced_pod(NAMESPACE, label_selector=f"spark-app-selector={app_id}", grace_period_seconds=0)
-        core.delete_namespaced_config_map(app, NAMESPACE)
+            core.delete_collection_namespaced_pod(SPARK_NAMESPACE, label_selector=f"spark-app-selector={app_id}", grace_period_seconds=0)
+        core.delete_namespaced_config_map(app, SPARK_NAMESPACE)
 
 
 def test_driver_started_as_a_pod_runs_executors_from_the_template_inside_the_image(local_cluster, pushed_image):
     """The operator's path: no spark-submit outside; the driver pod runs Spark in client mode."""
     core = client.CoreV1Api(local_cluster.api_client())
     name = f"pod-driver-{uuid.uuid4().hex[:8]}"
-    core.create_namespaced_config_map(NAMESPACE, client.V1ConfigMap(
+    core.create_namespaced_config_map(SPARK_NAMESPACE, client.V1ConfigMap(
         metadata=client.V1ObjectMeta(name=name), data={"k8s_smoke_job.py": SMOKE_JOB.read_text()}))
     conf = bootstrap_spark_conf(pushed_image["pinned"]) | SMALL_JOB_ON_REAL_NODE | {
         "spark.master": "k8s://https://kubernetes.default.svc",
@@ -174,7 +166,7 @@ def test_driver_started_as_a_pod_runs_executors_from_the_template_inside_the_ima
     pod = yaml.safe_load((DEFAULT_MANIFEST_DIR / "pod-templates" / "driver.yaml").read_text())
     pod["metadata"] = {"name": name}
     pod["spec"].update(
-        restartPolicy="Never", serviceAccountName="spark-sa", nodeSelector=local_cluster.real_node_selector,
+        restartPolicy="Never", serviceAccountName=DRIVER_SERVICE_ACCOUNT, nodeSelector=local_cluster.real_node_selector,
         volumes=[{"name": "job", "configMap": {"name": name}}],
     )
     pod["spec"]["containers"][0].update(
@@ -185,13 +177,13 @@ def test_driver_started_as_a_pod_runs_executors_from_the_template_inside_the_ima
         volumeMounts=[{"name": "job", "mountPath": "/opt/spark/smoke"}],
         resources={"requests": {"cpu": "500m", "memory": "1Gi"}},
     )
-    core.create_namespaced_pod(NAMESPACE, pod)
+    core.create_namespaced_pod(SPARK_NAMESPACE, pod)
     try:
-        phase = wait_for_pod_finished(core, NAMESPACE, name, timeout_seconds=SUBMIT_TIMEOUT_SECONDS)
-        log = pod_log(core, name)
+        phase = wait_for_pod_finished(core, SPARK_NAMESPACE, name, timeout_seconds=SUBMIT_TIMEOUT_SECONDS)
+        log = read_pod_log(core, SPARK_NAMESPACE, name)
         assert phase == "Succeeded", log[-4000:]
         executors = [
-            p for p in core.list_namespaced_pod(NAMESPACE, label_selector="spark-role=executor").items
+            p for p in core.list_namespaced_pod(SPARK_NAMESPACE, label_selector="spark-role=executor").items
             if any(ref.name == name for ref in p.metadata.owner_references or [])
         ]
         assert len(executors) == 2
@@ -202,8 +194,8 @@ def test_driver_started_as_a_pod_runs_executors_from_the_template_inside_the_ima
         assert {t["host"] for t in report["tasks"]} <= {p.metadata.name for p in executors}
         assert "forbidden" not in log.lower(), "the driver hit an RBAC denial"
     finally:
-        for executor in core.list_namespaced_pod(NAMESPACE, label_selector="spark-role=executor").items:
+        for executor in core.list_namespaced_pod(SPARK_NAMESPACE, label_selector="spark-role=executor").items:
             if any(ref.name == name for ref in executor.metadata.owner_references or []):
-                core.delete_namespaced_pod(executor.metadata.name, NAMESPACE, grace_period_seconds=0)
-        core.delete_namespaced_pod(name, NAMESPACE, grace_period_seconds=0)
-        core.delete_namespaced_config_map(name, NAMESPACE)
+                core.delete_namespaced_pod(executor.metadata.name, SPARK_NAMESPACE, grace_period_seconds=0)
+        core.delete_namespaced_pod(name, SPARK_NAMESPACE, grace_period_seconds=0)
+        core.delete_namespaced_config_map(name, SPARK_NAMESPACE)

@@ -9,10 +9,10 @@ permission fails here as it would in production.
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
-from airflow_on_cluster import job_pods, run_dag
+from harness.airflow import run_dag
+from harness.platform import wait_for_no_job_pods
 
 pytestmark = pytest.mark.cluster
 
@@ -37,7 +37,4 @@ def test_spark_job_runs_on_kubernetes_with_its_log_in_the_task_log(local_cluster
 
 def test_finished_job_leaves_no_pods_behind(local_cluster, spark_image, airflow_connection, tmp_path):
     # Runs after the job above (same module, in order); the driver's deletion collects executors.
-    deadline = time.monotonic() + 60
-    while (left := job_pods(local_cluster, "spark_smoke_test")) and time.monotonic() < deadline:
-        time.sleep(1)
-    assert left == []
+    wait_for_no_job_pods(local_cluster, "spark_smoke_test", timeout_seconds=60)

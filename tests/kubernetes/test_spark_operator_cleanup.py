@@ -11,26 +11,17 @@ import asyncio
 import time
 
 import pytest
-from airflow_on_cluster import NAMESPACE
+from harness.waits import wait_for
 from kubernetes import client
 
 from sparkplane.job_spec import SparkJobSpec
-from sparkplane.manifests import KubernetesTarget, build_driver_pod
-from sparkplane.run_identity import TaskTry
-from sparkplane.triggers import SparkDriverTrigger
+from sparkplane.kubernetes.driver_pod import KubernetesTarget, build_driver_pod
+from sparkplane.kubernetes.identity import SPARK_NAMESPACE, TaskTry
+from sparkplane.kubernetes.trigger import SparkDriverTrigger
 
 pytestmark = pytest.mark.cluster
 
 CONN_ID = "spark_cluster_cleanup_test"
-
-
-def _wait(what: str, check, timeout_seconds: float):
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout_seconds}s waiting for {what}")
 
 
 def test_user_stopping_a_deferred_task_deletes_driver_executors_and_configmaps(
@@ -44,27 +35,27 @@ def test_user_stopping_a_deferred_task_deletes_driver_executors_and_configmaps(
         conf={"spark.kubernetes.driver.request.cores": "500m", "spark.kubernetes.executor.request.cores": "500m"},
     )
     core = client.CoreV1Api(local_cluster.api_client())
-    driver = core.create_namespaced_pod(NAMESPACE, build_driver_pod(spec, task_try, KubernetesTarget(NAMESPACE, spark_image)))
+    driver = core.create_namespaced_pod(SPARK_NAMESPACE, build_driver_pod(spec, task_try, KubernetesTarget(SPARK_NAMESPACE, spark_image)))
 
     def running_executors():
-        pods = core.list_namespaced_pod(NAMESPACE, label_selector=f"{task_try.selector()},spark-role=executor").items
+        pods = core.list_namespaced_pod(SPARK_NAMESPACE, label_selector=f"{task_try.selector()},spark-role=executor").items
         return [p for p in pods if p.status.phase == "Running"]
 
-    _wait("a running executor", running_executors, timeout_seconds=240)
+    wait_for(running_executors, bool, timeout_seconds=240, interval_seconds=1, what="a running executor")
     owned_configmaps = [
-        cm.metadata.name for cm in core.list_namespaced_config_map(NAMESPACE).items
+        cm.metadata.name for cm in core.list_namespaced_config_map(SPARK_NAMESPACE).items
         if any(ref.uid == driver.metadata.uid for ref in cm.metadata.owner_references or [])
     ]
     assert owned_configmaps, "Spark's executor ConfigMap should exist, owned by the driver"
 
-    trigger = SparkDriverTrigger(kubernetes_conn_id=CONN_ID, namespace=NAMESPACE, pod_name=driver.metadata.name, timeouts={})
+    trigger = SparkDriverTrigger(kubernetes_conn_id=CONN_ID, namespace=SPARK_NAMESPACE, pod_name=driver.metadata.name, timeouts={})
     asyncio.run(trigger.on_kill())
 
     def nothing_left():
-        pods = core.list_namespaced_pod(NAMESPACE, label_selector=task_try.selector()).items
-        names = {cm.metadata.name for cm in core.list_namespaced_config_map(NAMESPACE).items}
+        pods = core.list_namespaced_pod(SPARK_NAMESPACE, label_selector=task_try.selector()).items
+        names = {cm.metadata.name for cm in core.list_namespaced_config_map(SPARK_NAMESPACE).items}
         return not pods and not (set(owned_configmaps) & names)
 
-    _wait("no pod or ConfigMap of the job", nothing_left, timeout_seconds=60)
+    wait_for(nothing_left, bool, timeout_seconds=60, interval_seconds=1, what="no pod or ConfigMap of the job")
     # Stopping twice (a second click, a retry of on_kill) is harmless.
     asyncio.run(trigger.on_kill())

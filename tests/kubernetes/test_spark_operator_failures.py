@@ -1,7 +1,7 @@
 """Spark jobs on Kubernetes that cannot succeed: each fails its task with one line of cause and
 one of fix, fast where waiting cannot help, and leaves only what is worth inspecting.
 
-The DAGs are in tests/cluster/dags/operator_failure_cases.py, one per case.
+The DAGs are in tests/data/dags/operator_failure_cases.py, one per case.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ import re
 import time
 
 import pytest
-from airflow_on_cluster import NAMESPACE, TEST_DAGS, apply_bootstrap, job_pods, run_dag
+from harness.airflow import run_dag
+from harness.platform import TEST_DAGS, apply_bootstrap, job_pods, wait_for_no_job_pods
 from kubernetes import client
+from sparkplane.kubernetes.identity import SPARK_NAMESPACE
 
 pytestmark = pytest.mark.cluster
 
@@ -34,13 +36,6 @@ def _cause_and_fix(log: str) -> tuple[str, str]:
     return causes[-1], fixes[-1]
 
 
-def _wait_for_no_pods(local_cluster, dag_id: str, timeout_seconds: float = 60) -> list:
-    deadline = time.monotonic() + timeout_seconds
-    while (left := job_pods(local_cluster, dag_id)) and time.monotonic() < deadline:
-        time.sleep(1)
-    return [pod.metadata.name for pod in left]
-
-
 def test_job_that_raises_names_the_exception_and_keeps_the_driver_to_inspect(local_cluster, run_case):
     log = run_case("job_raises")
     cause, fix = _cause_and_fix(log)
@@ -51,8 +46,8 @@ def test_job_that_raises_names_the_exception_and_keeps_the_driver_to_inspect(loc
     assert driver.metadata.annotations["sparkplane.dev/keep-failed-seconds"] == "86400"
 
     # Deleting the kept driver, as the log says, removes the whole job.
-    client.CoreV1Api(local_cluster.api_client()).delete_namespaced_pod(driver.metadata.name, NAMESPACE)
-    assert _wait_for_no_pods(local_cluster, "operator_case_job_raises") == []
+    client.CoreV1Api(local_cluster.api_client()).delete_namespaced_pod(driver.metadata.name, SPARK_NAMESPACE)
+    wait_for_no_job_pods(local_cluster, "operator_case_job_raises")
 
 
 def test_image_missing_from_the_registry_fails_fast_and_leaves_nothing(local_cluster, run_case):
@@ -62,7 +57,7 @@ def test_image_missing_from_the_registry_fails_fast_and_leaves_nothing(local_clu
     assert "sparkplane/no-such-image:1 does not exist in its registry" in cause, cause
     assert "image/build" in fix
     assert time.monotonic() - started < 300, "an image that does not exist must not wait for the pull timeout"
-    assert _wait_for_no_pods(local_cluster, "operator_case_missing_image") == []
+    wait_for_no_job_pods(local_cluster, "operator_case_missing_image")
 
 
 def test_resources_no_node_can_hold_fail_with_the_schedulers_reason(local_cluster, run_case):
@@ -70,12 +65,12 @@ def test_resources_no_node_can_hold_fail_with_the_schedulers_reason(local_cluste
     cause, fix = _cause_and_fix(log)
     assert "cannot be scheduled" in cause and "Insufficient memory" in cause, cause
     assert "Lower the requested cores/memory" in fix
-    assert _wait_for_no_pods(local_cluster, "operator_case_unschedulable") == []
+    wait_for_no_job_pods(local_cluster, "operator_case_unschedulable")
 
 
 def test_spark_sa_without_its_role_fails_before_any_pod_is_created(local_cluster, run_case):
     rbac = client.RbacAuthorizationV1Api(local_cluster.api_client())
-    rbac.delete_namespaced_role_binding("spark-driver", NAMESPACE)
+    rbac.delete_namespaced_role_binding("spark-driver", SPARK_NAMESPACE)
     try:
         log = run_case("smoke")
     finally:

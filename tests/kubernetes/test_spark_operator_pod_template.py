@@ -2,7 +2,7 @@
 Pod Security "restricted" refuses fails the task at once with the reason.
 
 The DAGs are operator_case_pod_template and operator_case_host_path_template in
-tests/cluster/dags/operator_failure_cases.py.
+tests/data/dags/operator_failure_cases.py.
 """
 
 from __future__ import annotations
@@ -10,16 +10,18 @@ from __future__ import annotations
 import re
 
 import pytest
-from airflow_on_cluster import NAMESPACE, TEST_DAGS, run_dag
-from cluster_pods import PodWatch
+from harness.airflow import run_dag
+from harness.platform import TEST_DAGS
+from harness.pods import PodWatch
 from kubernetes import client
+from sparkplane.kubernetes.identity import SPARK_NAMESPACE
 
 pytestmark = pytest.mark.cluster
 
 
 def test_pod_template_reaches_the_driver_and_its_executors(local_cluster, spark_image, airflow_connection, tmp_path):
     selector = "app.kubernetes.io/managed-by=sparkplane,sparkplane.dev/dag-id=operator_case_pod_template"
-    with PodWatch(client.CoreV1Api(local_cluster.api_client()), NAMESPACE, selector) as seen:
+    with PodWatch(client.CoreV1Api(local_cluster.api_client()), SPARK_NAMESPACE, selector) as seen:
         result = run_dag("operator_case_pod_template", image=spark_image, connection=airflow_connection,
                          airflow_home=tmp_path, dags_folder=TEST_DAGS)
     log = result.stdout + result.stderr

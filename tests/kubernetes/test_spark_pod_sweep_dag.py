@@ -12,79 +12,59 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from airflow_on_cluster import NAMESPACE, TEST_DAGS, run_dag
+from harness.airflow import run_dag
+from harness.platform import TEST_DAGS
+from harness.simulated import SIMULATED_IMAGE, mark_finished, on_simulated_node, simulated_node
+from harness.waits import wait_for
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from localcluster.kwok import SIMULATED_NODE_TOLERATION
-from localcluster.settings import NODE_TYPE_LABEL, SIMULATE_PULL_LABEL
 
 from sparkplane.job_spec import SparkJobSpec
-from sparkplane.manifests import KubernetesTarget, build_driver_pod
-from sparkplane.pod_templates import restricted_container_security, restricted_pod_security
-from sparkplane.run_identity import TaskTry
+from sparkplane.kubernetes.driver_pod import KubernetesTarget, build_driver_pod
+from sparkplane.kubernetes.identity import DRIVER_CONTAINER_NAME, SPARK_NAMESPACE, TaskTry
+from sparkplane.kubernetes.pod_templates import restricted_container_security, restricted_pod_security
 
 pytestmark = pytest.mark.cluster
 
 SWEEP_DAG = Path(__file__).resolve().parents[2] / "dags" / "spark_pod_sweep.py"
-SIMULATED_IMAGE = "127.0.0.1:5000/sparkplane/simulated:1"
 
 
-def _simulated_node(core: client.CoreV1Api) -> str:
-    nodes = core.list_node(label_selector=f"{NODE_TYPE_LABEL}=simulated").items
-    return next(n.metadata.name for n in nodes if (n.metadata.labels or {}).get(SIMULATE_PULL_LABEL) != "fail")
-
-
-def _on_simulated_node(pod: dict, node: str) -> dict:
-    pod["spec"]["nodeName"] = node
-    pod["spec"]["tolerations"] = [SIMULATED_NODE_TOLERATION]
-    return pod
-
-
-def _driver(task_try: TaskTry, node: str, *, keep_failed_seconds: int = 86400) -> dict:
+def _driver(task_try: TaskTry, node: str, **pod_options: int) -> dict:
     spec = SparkJobSpec(application="spark_smoke_test.py", name="sweep-test")
-    target = KubernetesTarget(NAMESPACE, SIMULATED_IMAGE)
-    return _on_simulated_node(build_driver_pod(spec, task_try, target, keep_failed_seconds=keep_failed_seconds), node)
+    target = KubernetesTarget(SPARK_NAMESPACE, SIMULATED_IMAGE)
+    return on_simulated_node(build_driver_pod(spec, task_try, target, **pod_options), node)
 
 
 def _not_ours(name: str, node: str) -> dict:
-    container = {"name": "spark-kubernetes-driver", "image": SIMULATED_IMAGE,
+    container = {"name": DRIVER_CONTAINER_NAME, "image": SIMULATED_IMAGE,
                  "securityContext": restricted_container_security()}  # fmt: skip
     pod = {"apiVersion": "v1", "kind": "Pod",
            "metadata": {"name": name, "labels": {"spark-role": "driver"}},
            "spec": {"containers": [container], "securityContext": restricted_pod_security()}}  # fmt: skip
-    return _on_simulated_node(pod, node)
+    return on_simulated_node(pod, node)
 
 
 def _mark_failed(core: client.CoreV1Api, name: str, ended: datetime) -> None:
-    core.patch_namespaced_pod_status(name, NAMESPACE, {"status": {
-        "phase": "Failed",
-        "containerStatuses": [{"name": "spark-kubernetes-driver", "image": SIMULATED_IMAGE, "imageID": "",
-                               "ready": False, "restartCount": 0,
-                               "state": {"terminated": {"exitCode": 1, "reason": "Error",
-                                                        "finishedAt": ended.isoformat()}}}],
-    }})  # fmt: skip
+    mark_finished(core, SPARK_NAMESPACE, name, container=DRIVER_CONTAINER_NAME, phase="Failed", exit_code=1,
+                  reason="Error", finished_at=ended)
 
 
 def _phase(core: client.CoreV1Api, name: str) -> str | None:
     try:
-        return core.read_namespaced_pod(name, NAMESPACE).status.phase
+        return core.read_namespaced_pod(name, SPARK_NAMESPACE).status.phase
     except ApiException as error:
         if error.status == 404:
             return None
         raise
 
 
-def _wait(what: str, check, timeout_seconds: float = 60) -> None:
-    deadline = time.monotonic() + timeout_seconds
-    while not check():
-        assert time.monotonic() < deadline, f"timed out after {timeout_seconds}s waiting for {what}"
-        time.sleep(0.5)
+def _phases(core: client.CoreV1Api, names) -> dict[str, str | None]:
+    return {name: _phase(core, name) for name in names}
 
 
 def _finished_run_id(airflow_home: Path) -> str:
@@ -106,7 +86,7 @@ def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_c
     finished_run_id = _finished_run_id(home)
 
     core = client.CoreV1Api(local_cluster.api_client())
-    node = _simulated_node(core)
+    node = simulated_node(core)
     tag = uuid.uuid4().hex[:6]
     pods = {
         "orphan": _driver(TaskTry("sweep_target", "finished", finished_run_id, try_number=1), node),
@@ -118,8 +98,9 @@ def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_c
     names = {role: pod["metadata"]["name"] for role, pod in pods.items()}
     try:
         for pod in pods.values():
-            core.create_namespaced_pod(NAMESPACE, pod)
-        _wait("the pods to run", lambda: all(_phase(core, n) == "Running" for n in names.values()))
+            core.create_namespaced_pod(SPARK_NAMESPACE, pod)
+        wait_for(lambda: _phases(core, names.values()), lambda phases: all(p == "Running" for p in phases.values()),
+                 timeout_seconds=60, what="the pods to run")
         two_hours_ago = datetime.now(timezone.utc) - timedelta(hours=2)
         for role in ("expired", "kept", "not_ours"):
             _mark_failed(core, names[role], two_hours_ago)
@@ -142,14 +123,16 @@ def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_c
         assert f"Keeping spark/{names['unknown']}: Running; task elsewhere_{tag}.job of run manual__1 is not in this Airflow" in log
         assert names["not_ours"] not in log
 
-        _wait("the swept pods to be gone", lambda: _phase(core, names["orphan"]) is None and _phase(core, names["expired"]) is None)
+        wait_for(lambda: _phases(core, [names["orphan"], names["expired"]]),
+                 lambda phases: all(p is None for p in phases.values()), timeout_seconds=60,
+                 what="the swept pods to be gone")
         assert _phase(core, names["kept"]) == "Failed"
         assert _phase(core, names["unknown"]) == "Running"
         assert _phase(core, names["not_ours"]) == "Failed"
     finally:
         for name in names.values():
             try:
-                core.delete_namespaced_pod(name, NAMESPACE, grace_period_seconds=0)
+                core.delete_namespaced_pod(name, SPARK_NAMESPACE, grace_period_seconds=0)
             except ApiException as error:
                 if error.status != 404:
                     raise

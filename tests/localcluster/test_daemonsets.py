@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from cluster_pods import pause_daemonset
-from cluster_waits import wait_for
+from harness.pods import pause_daemonset
+from harness.waits import wait_for
 from kubernetes import client
 
 pytestmark = pytest.mark.cluster

@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 
 import pytest
-from cluster_waits import pod_events, wait_for
+from harness.pods import pod_events
+from harness.simulated import append_log_line, on_simulated_node, simulated_nodes
+from harness.waits import wait_for
 from kubernetes import client
-from localcluster.kwok import SIMULATED_NODE_TOLERATION, cri_log_line
+from localcluster.settings import SIMULATE_PULL_ANNOTATION, SIMULATE_PULL_LABEL
 
 pytestmark = pytest.mark.cluster
 
-PULL_LABEL = "sparkplane.dev/simulate-pull"
 
-
-def _pod(name: str, node: str, annotations: dict[str, str] | None = None) -> client.V1Pod:
-    return client.V1Pod(
-        metadata=client.V1ObjectMeta(name=name, annotations=annotations),
-        spec=client.V1PodSpec(
-            node_selector={"kubernetes.io/hostname": node},
-            tolerations=[client.V1Toleration(**SIMULATED_NODE_TOLERATION)],
-            containers=[client.V1Container(name="app", image="127.0.0.1:5000/sparkplane/not-pulled:1")],
-        ),
-    )
+def _pod(name: str, node: str, annotations: dict[str, str] | None = None) -> dict:
+    metadata = {"name": name, **({"annotations": annotations} if annotations else {})}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
+           "spec": {"containers": [{"name": "app", "image": "127.0.0.1:5000/sparkplane/not-pulled:1"}]}}  # fmt: skip
+    return on_simulated_node(pod, node, scheduled=True)
 
 
 def _waiting_reasons(core, namespace: str, name: str, seen: list[str]) -> list[str]:
@@ -49,10 +44,10 @@ def _wait_for_waiting_reason(core, namespace: str, name: str, reason: str, node:
 
 
 def _simulated_nodes(core, *, failing: bool) -> list[str]:
-    selector = "sparkplane.dev/node-type=simulated," + (f"{PULL_LABEL}=fail" if failing else f"!{PULL_LABEL}")
-    names = sorted(n.metadata.name for n in core.list_node(label_selector=selector).items)
+    names = simulated_nodes(core, failing_pulls=failing)
     if not names:
-        pytest.skip(f"no simulated node matches {selector} (see SPARKPLANE_KWOK_PULL_FAIL_NODES)")
+        kind = "fails" if failing else "pulls"
+        pytest.skip(f"no simulated node {kind} images ({SIMULATE_PULL_LABEL}; see SPARKPLANE_KWOK_PULL_FAIL_NODES)")
     return names
 
 
@@ -82,16 +77,14 @@ def test_a_simulated_containers_log_is_served_through_the_api_and_followed(local
              timeout_seconds=60, what=f"pod 'prints' to run on {node}")  # fmt: skip
     log_file = local_cluster.settings.simulated_container_log
     marker = uuid.uuid4().hex
-    with log_file.open("a") as f:
-        f.write(cri_log_line(f"before {marker}", datetime.now(timezone.utc)))
+    append_log_line(log_file, f"before {marker}")
 
     # Through the API server, which asks KWOK's server at the node's address and checks its certificate.
     stream = core.read_namespaced_pod_log("prints", namespace, follow=True, timestamps=True, _preload_content=False)
     try:
         lines = stream.stream()
         assert any(f"before {marker}" in line.decode() for line in _until(lines, f"before {marker}"))
-        with log_file.open("a") as f:
-            f.write(cri_log_line(f"after {marker}", datetime.now(timezone.utc)))
+        append_log_line(log_file, f"after {marker}")
         assert any(f"after {marker}" in line.decode() for line in _until(lines, f"after {marker}"))
     finally:
         stream.release_conn()
@@ -120,6 +113,6 @@ def test_pull_failure_on_a_chosen_simulated_node_shows_err_image_pull(local_clus
 def test_pull_failure_can_be_asked_for_by_pod_annotation_on_any_simulated_node(local_cluster, namespace):
     core = client.CoreV1Api(local_cluster.api_client())
     node = _simulated_nodes(core, failing=False)[0]
-    core.create_namespaced_pod(namespace, _pod("asked-to-fail", node, annotations={PULL_LABEL: "fail"}))
+    core.create_namespaced_pod(namespace, _pod("asked-to-fail", node, annotations={SIMULATE_PULL_ANNOTATION: "fail"}))
 
     _wait_for_waiting_reason(core, namespace, "asked-to-fail", "ErrImagePull", node)

@@ -8,9 +8,10 @@ objects up to 200 simulated ones through the API (KWOK manages every node labell
 from __future__ import annotations
 
 import time
+
 import pytest
-from cluster_pods import pause_daemonset
-from cluster_waits import wait_for
+from harness.pods import pause_daemonset
+from harness.waits import wait_for
 from kubernetes import client
 from localcluster.kwok import SIMULATED_NODE_TAINT
 from localcluster.settings import NODE_TYPE_LABEL, SIMULATE_PULL_LABEL

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
-from cluster_waits import wait_for
+from harness.waits import wait_for
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from localcluster.settings import CLUSTER_DIR
 
 pytestmark = pytest.mark.cluster
-
-CLUSTER_DIR = Path(__file__).resolve().parents[2] / "cluster"
 
 
 def _can_create_pods(authz: client.AuthorizationV1Api, namespace: str, user: str) -> bool:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from cluster_pods import python_pod, run_to_completion
-from cluster_waits import pod_events, wait_for
+from harness.pods import pod_events, python_pod, run_to_completion
+from harness.waits import wait_for
 from kubernetes import client
 
 pytestmark = pytest.mark.cluster

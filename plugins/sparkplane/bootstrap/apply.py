@@ -1,13 +1,7 @@
 """Apply the cluster bootstrap (``spark-bootstrap/``) with server-side apply, idempotently.
 
-Every object is sent as a server-side apply patch under one field manager, so a second run
-changes nothing and a run after an edit changes only what the edit touched. The report says
-per object whether it was created, changed or unchanged: the object's resourceVersion moves
-only when the API server really wrote it, which is what "changed" means here.
-
-Files are applied in name order (``00-namespaces.yaml`` first, so the namespaces exist before
-what lives in them); only the YAML files directly in the folder are applied, not the pod
-templates below it, which Spark reads at submit time.
+Applies the YAML files directly in the folder, in name order, and reports per object whether
+it was created, changed or unchanged.
 
 Usage: python -m sparkplane.bootstrap apply --kubeconfig PATH [--dir spark-bootstrap]
 """
@@ -27,7 +21,7 @@ if TYPE_CHECKING:
     from kubernetes.dynamic import DynamicClient
 
 #: The bootstrap manifests, next to the repository's other top-level folders.
-DEFAULT_MANIFEST_DIR = Path(__file__).resolve().parents[2] / "spark-bootstrap"
+DEFAULT_MANIFEST_DIR = Path(__file__).resolve().parents[3] / "spark-bootstrap"
 #: Owner of the applied fields; another manager's edits to them are taken over (force).
 FIELD_MANAGER = "sparkplane-bootstrap"
 
@@ -60,6 +54,10 @@ class ApplyResult:
 def load_manifests(manifest_dir: Path) -> list[dict[str, Any]]:
     """Return every object of the YAML files directly in ``manifest_dir``, in file order.
 
+    Files are applied in name order (``00-namespaces.yaml`` first, so the namespaces exist
+    before what lives in them); only the YAML files directly in the folder are applied, not the
+    pod templates below it, which Spark reads at submit time.
+
     :param manifest_dir: the bootstrap folder.
     """
     files = sorted(manifest_dir.glob("*.yaml"))
@@ -70,12 +68,16 @@ def load_manifests(manifest_dir: Path) -> list[dict[str, Any]]:
         try:
             objects += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
         except yaml.YAMLError as e:
-            raise BootstrapError(f"{path} is not valid YAML: {e}. Run python -m sparkplane.rbac_lint on it.") from e
+            raise BootstrapError(f"{path} is not valid YAML: {e}. Run python -m sparkplane.rbac.lint on it.") from e
     return objects
 
 
 def classify(before_version: str | None, after_version: str) -> str:
-    """Return the outcome of an apply from the resourceVersion before (None: absent) and after."""
+    """Return the outcome of an apply from the resourceVersion before (None: absent) and after.
+
+    The object's resourceVersion moves only when the API server really wrote it, which is what
+    "changed" means here.
+    """
     if before_version is None:
         return "created"
     return "unchanged" if before_version == after_version else "changed"
@@ -83,6 +85,10 @@ def classify(before_version: str | None, after_version: str) -> str:
 
 def apply_object(client: DynamicClient, manifest: dict[str, Any]) -> ApplyResult:
     """Server-side apply one object and report what happened to it.
+
+    Every object is sent as a server-side apply patch under one field manager, so a second run
+    changes nothing and a run after an edit changes only what the edit touched. The report says
+    per object whether it was created, changed or unchanged (see ``classify``).
 
     :param client: a dynamic client of the target cluster.
     :param manifest: the object, as loaded from YAML.

@@ -1,14 +1,9 @@
 """What a Spark image contains, read from its labels without running anything in a cluster.
 
-``image/build`` records, at build time and from inside the image, its Python, Spark and Java
-versions, every installed distribution and the lock's sha256, and copies that document into
-the image label ``dev.sparkplane.image.contents``. This module reads it back for an image
-reference (through ``image_labels``: the registry's HTTP API, which is what a Kubernetes
-deployment has, or the local Docker engine). The comparison helpers are pure and answer the
-operator's preflight questions: same Python minor as the driver? is package X (at version Y)
-in the image?
+Reads back the contents document ``image/build`` records in the image and answers the
+operator's preflight questions: same Python minor as the driver? is package X in the image?
 
-Usage: python -m sparkplane.image_contents IMAGE [--require NAME[==VERSION]]... [--source S]
+Usage: python -m sparkplane.image.contents IMAGE [--require NAME[==VERSION]]... [--source S]
 """
 
 from __future__ import annotations
@@ -22,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sparkplane.image_labels import (
+from sparkplane.image.labels import (
     ImageLabelsError,
     parse_image_reference,
     read_labels_from_docker,
@@ -43,6 +38,10 @@ class ImageContentsError(Exception):
 @dataclass(frozen=True)
 class ImageContents:
     """Versions recorded in a Spark image at build time.
+
+    ``image/build`` records, at build time and from inside the image, its Python, Spark and Java
+    versions, every installed distribution and the lock's sha256, and copies that document into
+    the image label ``dev.sparkplane.image.contents``.
 
     :param python_version: e.g. ``3.11.2``.
     :param spark_version: the pyspark distribution's version.
@@ -75,6 +74,10 @@ class ImageContents:
             lock_sha256=str(document["lock_sha256"]),
             distributions={normalize_name(k): str(v) for k, v in distributions.items()},
         )
+
+
+# The comparison helpers below are pure and answer the operator's preflight questions: same
+# Python minor as the driver? is package X (at version Y) in the image?
 
 
 def normalize_name(name: str) -> str:
@@ -130,6 +133,9 @@ def parse_requirement(text: str) -> tuple[str, str | None]:
 def read_image_contents(image: str, *, source: Source = "auto") -> ImageContents:
     """Return what ``image`` contains, from its labels.
 
+    The labels are read through ``sparkplane.image.labels``: the registry's HTTP API, which is
+    what a Kubernetes deployment has, or the local Docker engine.
+
     :param image: the image reference.
     :param source: ``registry``, ``docker``, or ``auto`` (the registry when the reference names one).
     """
@@ -148,7 +154,7 @@ def read_image_contents(image: str, *, source: Source = "auto") -> ImageContents
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sparkplane.image_contents", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m sparkplane.image.contents", description=__doc__.splitlines()[0])
     parser.add_argument("image", help="image reference, e.g. 127.0.0.1:5000/sparkplane/spark:TAG")
     parser.add_argument("--source", choices=("auto", "registry", "docker"), default="auto")
     parser.add_argument("--driver-python", default=platform.python_version(), help="default: this interpreter's")

@@ -1,10 +1,9 @@
-"""Fail the image build when a job imports a module the image does not have.
+"""Which modules a job imports, and which of them this environment lacks. Standard library only.
 
-Runs inside the image (standard library only) after the job code is copied in. A missing
-library would otherwise surface only on an executor, as ``ModuleNotFoundError`` in the middle
-of a run; here it stops the build with the file, the line and the fix.
+The preflight compares a job's imports with what the image records about itself; the image
+build runs this very file inside the image and fails when a job imports a module it lacks.
 
-Usage: python check_job_imports.py JOBS_DIR
+Usage (inside the image): python job_imports.py JOBS_DIR
 """
 
 from __future__ import annotations
@@ -12,45 +11,84 @@ from __future__ import annotations
 import ast
 import importlib.util
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 
-def imported_top_level_modules(source: str, filename: str) -> Iterator[tuple[str, int]]:
-    """Yield ``(top-level module, line)`` for every absolute import in ``source``.
+def imported_modules(source: str, filename: str = "<job>") -> dict[str, int]:
+    """Return each top-level module ``source`` imports at run time, with the line of its first import.
+
+    One rule for the preflight and the image build: imports under ``if TYPE_CHECKING:`` are not
+    needed at run time, and relative imports are the job's own modules; neither is returned.
 
     :param source: Python source code.
     :param filename: used in syntax error messages.
     """
-    for node in ast.walk(ast.parse(source, filename=filename)):
+    tree = ast.parse(source, filename=filename)
+    type_checking_only = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and _is_type_checking(block.test)
+        for statement in block.body
+        for node in ast.walk(statement)
+    }
+    found: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if id(node) in type_checking_only:
+            continue
         if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield alias.name.partition(".")[0], node.lineno
+            names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            yield node.module.partition(".")[0], node.lineno
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            module = name.partition(".")[0]
+            found[module] = min(found.get(module, node.lineno), node.lineno)
+    return found
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def local_module_names(jobs_dir: Path) -> set[str]:
+    """Return the names a job may import from its own folder (the folder is the package ``jobs``)."""
+    return {jobs_dir.name} | {path.stem for path in jobs_dir.iterdir()}
+
+
+def third_party_imports(modules: Iterable[str], *, local_modules: Iterable[str]) -> set[str]:
+    """Drop the standard library, ``__future__`` and the jobs folder's own modules."""
+    return set(modules) - set(sys.stdlib_module_names) - {"__future__"} - set(local_modules)
 
 
 def find_missing_imports(jobs_dir: Path) -> list[str]:
     """Return one message per import in ``jobs_dir`` that this environment cannot satisfy.
 
-    :param jobs_dir: folder of the job modules (it is importable as the package ``jobs``).
+    The image build runs this very file inside the image (image/Dockerfile copies it there) and
+    fails when a job imports a module the image does not have, which would otherwise surface
+    only on an executor as ``ModuleNotFoundError`` in the middle of a run.
+
+    :param jobs_dir: folder of the job modules.
     """
-    local_names = {"jobs"} | {path.stem for path in jobs_dir.glob("*.py")}
+    local_modules = local_module_names(jobs_dir)
     problems = []
     for path in sorted(jobs_dir.rglob("*.py")):
-        for module, line in imported_top_level_modules(path.read_text(), str(path)):
-            if module in local_names or module in sys.stdlib_module_names or module == "__future__":
-                continue
+        modules = imported_modules(path.read_text(), str(path))
+        for module in sorted(third_party_imports(modules, local_modules=local_modules), key=modules.get):
             if importlib.util.find_spec(module) is None:
                 problems.append(
-                    f"{path.relative_to(jobs_dir.parent)}:{line} imports '{module}', which is not installed in the image."
+                    f"{path.relative_to(jobs_dir.parent)}:{modules[module]} imports '{module}', "
+                    "which is not installed in the image."
                 )
     return problems
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: check_job_imports.py JOBS_DIR", file=sys.stderr)
+        print("usage: job_imports.py JOBS_DIR", file=sys.stderr)
         return 2
     problems = find_missing_imports(Path(argv[0]))
     for problem in problems:

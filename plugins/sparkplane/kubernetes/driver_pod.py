@@ -1,13 +1,7 @@
 """Build the driver pod for a Spark job on Kubernetes: dict in, dict out, no client, no I/O.
 
-The platform creates the driver pod itself instead of running ``spark-submit --deploy-mode
-cluster`` in the Airflow worker: one API call instead of a JVM start (seconds, ~500 MB) per task,
-and a name fixed per task try, so a second submission of the same try is refused by the API
-server (409) and becomes a reattach. Inside the pod the image's entrypoint runs Spark's driver in
-client mode, which is Spark's documented way to run a driver in a pod: with
-``spark.kubernetes.driver.pod.name`` set, every executor is owned by the driver pod, so deleting
-that one pod garbage-collects the whole job. Executors reach the driver on its pod IP, so no
-Service is needed.
+The platform creates the driver pod itself, one fixed name per task try; inside it the image
+runs Spark's driver in client mode, and the driver pod owns every executor of the job.
 """
 
 from __future__ import annotations
@@ -17,21 +11,34 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from sparkplane import constants as c
+from sparkplane import spark_conf as c
+from sparkplane.image.layout import IMAGE_EXECUTOR_POD_TEMPLATE, IMAGE_JOBS_ROOT
 from sparkplane.job_spec import SparkJobSpec
-from sparkplane.pod_templates import (
+from sparkplane.kubernetes.identity import (
+    DEFAULT_KEEP_FAILED_SECONDS,
+    DRIVER_CONTAINER_NAME,
+    DRIVER_SERVICE_ACCOUNT,
+    EXECUTOR_SERVICE_ACCOUNT,
+    KEEP_FAILED_ANNOTATION,
+    TaskTry,
+)
+from sparkplane.kubernetes.pod_templates import (
     EXECUTOR_TEMPLATE_FILE,
     apply_pod_template,
     restricted_container_security,
     restricted_pod_security,
 )
-from sparkplane.run_identity import TaskTry
 
 #: Memory Kubernetes must grant beyond the JVM heap: Spark's own default for PySpark pods
 #: (spark.kubernetes.memoryOverheadFactor 0.4 for non-JVM jobs, at least 384 MiB).
 MEMORY_OVERHEAD_FACTOR = 0.4
 MIN_MEMORY_OVERHEAD_MIB = 384
 _UNIT_MIB = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
+#: The API server as pods see it, through the kubernetes.default Service.
+IN_CLUSTER_MASTER = "k8s://https://kubernetes.default.svc:443"
+DRIVER_PORT = 7078
+BLOCK_MANAGER_PORT = 7079
+SPARK_UI_PORT = 4040
 
 
 @dataclass(frozen=True)
@@ -46,8 +53,8 @@ class KubernetesTarget:
 
     namespace: str
     image: str
-    driver_service_account: str = c.DRIVER_SERVICE_ACCOUNT
-    executor_service_account: str = c.EXECUTOR_SERVICE_ACCOUNT
+    driver_service_account: str = DRIVER_SERVICE_ACCOUNT
+    executor_service_account: str = EXECUTOR_SERVICE_ACCOUNT
 
 
 def memory_request_mib(jvm_memory: str) -> int:
@@ -62,32 +69,33 @@ def driver_cpu_request(conf: Mapping[str, str]) -> str:
     return conf.get(c.SPARK_DRIVER_REQUEST_CORES) or conf.get(c.SPARK_DRIVER_CORES) or "1"
 
 
-def application_id(task_try: TaskTry) -> str:
-    """Return the Spark application id of one try: unique per try, usable as a label value."""
-    return task_try.driver_name().removesuffix("-driver")
-
-
 def build_driver_conf(
     spec: SparkJobSpec,
     task_try: TaskTry,
     target: KubernetesTarget,
     *,
-    executor_template_file: str = c.IMAGE_EXECUTOR_POD_TEMPLATE,
+    executor_template_file: str = IMAGE_EXECUTOR_POD_TEMPLATE,
 ) -> dict[str, str]:
-    """Return the Spark settings of a driver running in a pod; the task's own conf wins."""
+    """Return the Spark settings of a driver running in a pod; the task's own conf wins.
+
+    Inside the pod the image's entrypoint runs Spark's driver in client mode, which is Spark's
+    documented way to run a driver in a pod: with ``spark.kubernetes.driver.pod.name`` set, every
+    executor is owned by the driver pod, so deleting that one pod garbage-collects the whole job.
+    """
     driver_name = task_try.driver_name()
     conf = {
         **c.TASK_LOG_CONF,
-        c.SPARK_MASTER: c.IN_CLUSTER_MASTER,
-        c.SPARK_APP_ID: application_id(task_try),
+        c.SPARK_MASTER: IN_CLUSTER_MASTER,
+        c.SPARK_APP_ID: task_try.application_id(),
         c.SPARK_NAMESPACE: target.namespace,
         c.SPARK_DRIVER_POD_NAME: driver_name,
         # Kubernetes substitutes $(VAR) in container args from the container's environment.
+        # Executors reach the driver on its pod IP, so no Service is needed.
         c.SPARK_DRIVER_HOST: "$(SPARK_DRIVER_BIND_ADDRESS)",
-        c.SPARK_DRIVER_PORT: str(c.DRIVER_PORT),
-        c.SPARK_BLOCK_MANAGER_PORT: str(c.BLOCK_MANAGER_PORT),
+        c.SPARK_DRIVER_PORT: str(DRIVER_PORT),
+        c.SPARK_BLOCK_MANAGER_PORT: str(BLOCK_MANAGER_PORT),
         c.SPARK_CONTAINER_IMAGE: target.image,
-        c.SPARK_EXECUTOR_POD_NAME_PREFIX: application_id(task_try),
+        c.SPARK_EXECUTOR_POD_NAME_PREFIX: task_try.application_id(),
         c.SPARK_EXECUTOR_SERVICE_ACCOUNT: target.executor_service_account,
         c.SPARK_EXECUTOR_POD_TEMPLATE: executor_template_file,
         c.SPARK_EXECUTOR_INSTANCES: str(spec.executor_instances),
@@ -108,7 +116,7 @@ def application_uri(spec: SparkJobSpec) -> str:
     """Return the job file inside the image, as Spark's local:// URI."""
     path = PurePosixPath(spec.application)
     if not path.is_absolute():
-        path = PurePosixPath(c.IMAGE_JOBS_ROOT) / path
+        path = PurePosixPath(IMAGE_JOBS_ROOT) / path
     return f"local://{path}"
 
 
@@ -117,16 +125,21 @@ def build_driver_pod(
     task_try: TaskTry,
     target: KubernetesTarget,
     *,
-    keep_failed_seconds: int = 86400,
+    keep_failed_seconds: int = DEFAULT_KEEP_FAILED_SECONDS,
     pod_template: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the driver pod manifest for one try of a task.
+
+    The platform creates the driver pod itself instead of running ``spark-submit --deploy-mode
+    cluster`` in the Airflow worker: one API call instead of a JVM start (seconds, ~500 MB) per
+    task, and a name fixed per task try, so a second submission of the same try is refused by
+    the API server (409) and becomes a reattach.
 
     :param keep_failed_seconds: how long a failed driver stays to be inspected (an annotation
         the pod sweep honours).
     :param pod_template: what the task adds to its driver and executor pods (see pod_templates).
     """
-    executor_template_file = EXECUTOR_TEMPLATE_FILE if pod_template else c.IMAGE_EXECUTOR_POD_TEMPLATE
+    executor_template_file = EXECUTOR_TEMPLATE_FILE if pod_template else IMAGE_EXECUTOR_POD_TEMPLATE
     conf = build_driver_conf(spec, task_try, target, executor_template_file=executor_template_file)
     args = ["driver", "--name", spec.name]
     for key in sorted(conf):
@@ -139,12 +152,8 @@ def build_driver_pod(
         "metadata": {
             "name": task_try.driver_name(),
             "namespace": target.namespace,
-            "labels": {
-                **task_try.labels(),
-                c.SPARK_ROLE_LABEL: "driver",
-                c.APPLICATION_ID_LABEL: application_id(task_try),
-            },
-            "annotations": {**task_try.annotations(), c.KEEP_FAILED_ANNOTATION: str(keep_failed_seconds)},
+            "labels": task_try.driver_labels(),
+            "annotations": {**task_try.annotations(), KEEP_FAILED_ANNOTATION: str(keep_failed_seconds)},
         },
         "spec": {
             "serviceAccountName": target.driver_service_account,
@@ -152,15 +161,15 @@ def build_driver_pod(
             "securityContext": restricted_pod_security(),
             "containers": [
                 {
-                    "name": c.DRIVER_CONTAINER_NAME,
+                    "name": DRIVER_CONTAINER_NAME,
                     "image": target.image,
                     "imagePullPolicy": "IfNotPresent",
                     "args": args,
                     "env": _driver_env(spec.env),
                     "ports": [
-                        {"name": "driver-rpc-port", "containerPort": c.DRIVER_PORT},
-                        {"name": "blockmanager", "containerPort": c.BLOCK_MANAGER_PORT},
-                        {"name": "spark-ui", "containerPort": c.SPARK_UI_PORT},
+                        {"name": "driver-rpc-port", "containerPort": DRIVER_PORT},
+                        {"name": "blockmanager", "containerPort": BLOCK_MANAGER_PORT},
+                        {"name": "spark-ui", "containerPort": SPARK_UI_PORT},
                     ],
                     "resources": {
                         "requests": {"cpu": driver_cpu_request(conf), "memory": f"{memory_mib}Mi"},

@@ -1,88 +1,90 @@
 """The waiting: follow one driver pod and its log until the pod ends, fails hopelessly or times out.
 
-Used by the trigger; kept apart so it can be driven directly against a real cluster. Two
-coroutines share the pod's latest state: ``_watch_pod`` keeps it fresh with a watch that wakes
-every ``progress_interval_seconds`` (to log progress and check timeouts) and resumes from the
-last resourceVersion; ``_follow_log`` streams the driver container's log once it has started.
-
-Where the log has been passed on to is also written on the driver pod itself (annotation
-``sparkplane.dev/log-checkpoint``, tagged with the following task try's key), at most every
-``CHECKPOINT_INTERVAL_SECONDS`` and once more when the follower is cancelled. A triggerer that
-restarts runs the trigger again from its original arguments; the checkpoint lets it continue
-after the last line already in the task log instead of repeating the log from the start. After a
-graceful restart nothing repeats; after a hard kill at most the lines of the last checkpoint
-interval do. A later try following the same driver (reattach) starts a log of its own, from the
-beginning, because the checkpoint names another try.
+Used by the trigger; kept apart so it can be driven directly against a real cluster. The log
+position is checkpointed on the driver pod, so a restarted triggerer continues the task log
+where it stopped instead of repeating it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from sparkplane.constants import POD_SUCCEEDED, POD_TERMINAL_PHASES
-from sparkplane.log_position import (
-    LOG_CHECKPOINT_ANNOTATION,
+from sparkplane.kubernetes import pod_status
+from sparkplane.kubernetes.api_errors import (
+    HTTP_GONE,
+    HTTP_NOT_FOUND,
+    TRANSIENT_HTTP_STATUSES,
+    transient_connection_errors,
+)
+from sparkplane.kubernetes.identity import LOG_CHECKPOINT_ANNOTATION
+from sparkplane.kubernetes.log_position import (
     LogDeduplicator,
     LogPosition,
     log_checkpoint_value,
     parse_log_line,
     read_log_checkpoint,
 )
-from sparkplane.pod_diagnosis import describe_wait, explain_pod_failure
-from sparkplane.pod_stages import FollowTimeouts, container_started, container_terminated, exceeded_stage_timeout
+from sparkplane.kubernetes.pod_diagnosis import describe_wait, explain_pod_failure
+from sparkplane.kubernetes.stage_timeouts import FollowTimeouts, exceeded_stage_timeout
 
 if TYPE_CHECKING:
     from kubernetes.client import V1Pod
     from kubernetes_asyncio.client import CoreV1Api
 
-HTTP_GONE = 410
-HTTP_NOT_FOUND = 404
-#: Seconds between reconnect attempts after the API server dropped a watch or a log stream.
-RECONNECT_DELAY_SECONDS = 2.0
-#: How long the API may stay unreachable (an API server restart, a network blip) before the
-#: follower gives up and the task fails with an error event.
-API_UNREACHABLE_LIMIT_SECONDS = 300.0
-#: API answers worth retrying: overloaded or restarting servers.
-TRANSIENT_HTTP_STATUSES = frozenset({429, 500, 502, 503, 504})
-#: Seconds to wait for the log stream to drain after the pod ended.
-LOG_DRAIN_SECONDS = 30.0
-#: A driver silent this long gets its log stream reopened (quietly, and losing nothing): a
-#: connection that died without a word (half-open) is not waited on for ever.
-LOG_QUIET_SECONDS = 300.0
-#: Seconds between checkpoints while lines flow: one PATCH per interval at most. It bounds what a
-#: hard-killed triggerer repeats after its restart.
-CHECKPOINT_INTERVAL_SECONDS = 2.0
+
+@dataclass(frozen=True)
+class FollowerTiming:
+    """How a follower paces itself, in seconds. The defaults are production's; tests shorten them.
+
+    :param progress_interval_seconds: cadence of progress lines and timeout checks while the pod
+        waits; also how long one watch request lasts.
+    :param log_quiet_seconds: a driver silent this long gets its log stream reopened (quietly,
+        and losing nothing): a connection that died without a word (half-open) is not waited on
+        for ever.
+    :param log_drain_seconds: how long to wait for the log stream to end after the pod ended.
+    :param checkpoint_interval_seconds: at most one checkpoint PATCH per interval while lines
+        flow; it bounds what a hard-killed triggerer repeats after its restart.
+    :param api_unreachable_seconds: how long the API may stay unreachable (an API server
+        restart, a network blip) before the follower gives up and the task fails with an error.
+    :param reconnect_delay_seconds: pause between reconnect attempts after the API server
+        dropped a watch or a log stream.
+    """
+
+    progress_interval_seconds: float = 30.0
+    log_quiet_seconds: float = 300.0
+    log_drain_seconds: float = 30.0
+    checkpoint_interval_seconds: float = 2.0
+    api_unreachable_seconds: float = 300.0
+    reconnect_delay_seconds: float = 2.0
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
 
 
 class ApiUnreachable(RuntimeError):
     """The Kubernetes API stayed unreachable longer than the follower waits."""
 
 
-@functools.cache
-def transient_errors() -> tuple[type[BaseException], ...]:
-    """Return the errors of a connection to the API server that a reconnect can cure."""
-    # aiohttp's disconnects (ServerDisconnectedError, ClientPayloadError) are not OSErrors.
-    from aiohttp import ClientError
-
-    return (OSError, asyncio.TimeoutError, ClientError)
-
-
 class DriverFollower:
     """Follow one driver pod; ``follow()`` returns the trigger's event.
+
+    Two coroutines share the pod's latest state: ``_watch_pod`` keeps it fresh with a watch that
+    wakes every ``FollowerTiming.progress_interval_seconds`` (to log progress and check timeouts)
+    and resumes from the last resourceVersion; ``_follow_log`` streams the driver container's log
+    once it has started.
 
     :param core_v1: an async CoreV1Api.
     :param namespace: the pod's namespace.
     :param pod_name: the pod's name.
     :param container: the container whose log is streamed.
     :param timeouts: the stage timeouts.
-    :param log_position: where an earlier follower stopped passing on log lines.
-    :param progress_interval_seconds: cadence of progress lines and timeout checks.
     :param log: where progress and the driver's log lines go (the task log, from a trigger).
+    :param timing: how the follower paces itself (defaults: production's).
     :param follower_key: the key of the task try following the pod; with it, the log position is
         checkpointed on the pod and a restarted follower of the same try continues from there.
     """
@@ -95,9 +97,8 @@ class DriverFollower:
         pod_name: str,
         container: str,
         timeouts: FollowTimeouts,
-        log_position: dict[str, int] | None,
-        progress_interval_seconds: float,
         log: logging.Logger,
+        timing: FollowerTiming = FollowerTiming(),
         follower_key: str | None = None,
     ) -> None:
         self.core_v1 = core_v1
@@ -105,9 +106,9 @@ class DriverFollower:
         self.pod_name = pod_name
         self.container = container
         self.timeouts = timeouts
-        self.progress_interval_seconds = progress_interval_seconds
+        self.timing = timing
         self.log = log
-        self.deduplicator = LogDeduplicator(LogPosition.from_dict(log_position))
+        self.deduplicator = LogDeduplicator(LogPosition())
         self.log_lines = 0
         self.reconnects = 0
         self.follower_key = follower_key
@@ -127,9 +128,9 @@ class DriverFollower:
             # A container that never started has no log to drain (an evicted or unschedulable pod).
             if event["status"] in ("success", "failed") and event["container_started"] and not log_task.done():
                 try:
-                    await asyncio.wait_for(asyncio.shield(log_task), LOG_DRAIN_SECONDS)
+                    await asyncio.wait_for(asyncio.shield(log_task), self.timing.log_drain_seconds)
                 except asyncio.TimeoutError:
-                    self.log.warning("The driver log did not end %ss after the pod did", LOG_DRAIN_SECONDS)
+                    self.log.warning("The driver log did not end %ss after the pod did", self.timing.log_drain_seconds)
             return {**event, "log_position": self.deduplicator.position.to_dict(), "log_lines": self.log_lines,
                     "reconnects": self.reconnects}
         except asyncio.CancelledError:
@@ -167,7 +168,7 @@ class DriverFollower:
                         field_selector=f"metadata.name={self.pod_name}",
                         resource_version=resource_version,
                         allow_watch_bookmarks=True,
-                        timeout_seconds=max(1, int(self.progress_interval_seconds)),
+                        timeout_seconds=max(1, int(self.timing.progress_interval_seconds)),
                     ):
                         self._api_down_since = None
                         if change["type"] == "DELETED":
@@ -187,7 +188,7 @@ class DriverFollower:
                 else:
                     raise
                 resource_version = None
-            except transient_errors() as error:
+            except transient_connection_errors() as error:
                 await self._wait_for_api("Watch of driver pod", error)
                 resource_version = None
 
@@ -197,13 +198,13 @@ class DriverFollower:
         if self._api_down_since is None:
             self._api_down_since = now
         down_seconds = now - self._api_down_since
-        if down_seconds > API_UNREACHABLE_LIMIT_SECONDS:
+        if down_seconds > self.timing.api_unreachable_seconds:
             raise ApiUnreachable(
                 f"the Kubernetes API did not answer for {down_seconds:.0f}s (last error: {type(error).__name__}: {error})"
             ) from error
         self.reconnects += 1
         self.log.warning("%s %s dropped (%s: %s); reconnecting", what, self.pod_name, type(error).__name__, error)
-        await asyncio.sleep(RECONNECT_DELAY_SECONDS)
+        await asyncio.sleep(self.timing.reconnect_delay_seconds)
 
     async def _refresh_pod(self) -> str | None:
         self._pod = await self._read_pod()
@@ -213,16 +214,17 @@ class DriverFollower:
     async def _judge(self, *, progress: bool = True) -> dict[str, Any] | None:
         """Return the final event if the pod's state decides the outcome, else None."""
         pod = self._pod
-        phase = pod.status.phase if pod.status else None
-        if phase in POD_TERMINAL_PHASES:
-            return self._event("success" if phase == POD_SUCCEEDED else "failed", f"driver pod {phase}", phase=phase)
+        phase = pod_status.phase(pod)
+        if phase in pod_status.POD_TERMINAL_PHASES:
+            status = "success" if phase == pod_status.POD_SUCCEEDED else "failed"
+            return self._event(status, f"driver pod {phase}", phase=phase)
         failure = explain_pod_failure(pod, await self._events() if not pod.spec.node_name else [])
         if failure is not None:
             return self._event("failed", failure.cause, phase=phase, cause=failure.cause, fix=failure.fix)
         timeout = exceeded_stage_timeout(pod, self.container, self.timeouts, now=_now())
         if timeout is not None:
             return self._event("timeout", timeout, phase=phase)
-        if progress and phase == "Pending":  # a pod that waits for a node, a pull or a start
+        if progress and phase == pod_status.POD_PENDING:  # a pod that waits for a node, a pull or a start
             self.log.info("%s", describe_wait(pod, await self._events(), now=_now()))
         return None
 
@@ -244,6 +246,15 @@ class DriverFollower:
 
     # --- the log ---------------------------------------------------------------------------
 
+    # Where the log has been passed on to is also written on the driver pod itself (annotation
+    # ``sparkplane.dev/log-checkpoint``, tagged with the following task try's key), at most every
+    # ``FollowerTiming.checkpoint_interval_seconds`` and once more when the follower is cancelled.
+    # A triggerer that restarts runs the trigger again from its original arguments; the checkpoint
+    # lets it continue after the last line already in the task log instead of repeating the log
+    # from the start. After a graceful restart nothing repeats; after a hard kill at most the
+    # lines of the last checkpoint interval do. A later try following the same driver (reattach)
+    # starts a log of its own, from the beginning, because the checkpoint names another try.
+
     def _resume_from_checkpoint(self, pod: V1Pod) -> None:
         """Continue after the lines an earlier follower of this same try already passed on."""
         found = read_log_checkpoint(pod.metadata.annotations or {}, self.follower_key)
@@ -258,7 +269,7 @@ class DriverFollower:
         position = self.deduplicator.position
         if self.follower_key is None or position == self._checkpointed:
             return
-        if not force and time.monotonic() - self._checkpointed_at < CHECKPOINT_INTERVAL_SECONDS:
+        if not force and time.monotonic() - self._checkpointed_at < self.timing.checkpoint_interval_seconds:
             return
         from kubernetes_asyncio.client.exceptions import ApiException
 
@@ -274,7 +285,7 @@ class DriverFollower:
             if not 200 <= response.status <= 299:
                 raise ApiException(status=response.status, reason=response.reason)
             self._checkpointed = position
-        except (ApiException, *transient_errors()) as error:
+        except (ApiException, *transient_connection_errors()) as error:
             # Not fatal: a restart would then repeat a few more lines.
             self.log.warning("Could not record the log position on %s (%s)", self.pod_name, error)
 
@@ -286,7 +297,7 @@ class DriverFollower:
             pod = self._pod
             if pod is None:
                 return
-            if not container_started(pod, self.container):
+            if not pod_status.container_started(pod, self.container):
                 await asyncio.sleep(1)
                 continue
             self.deduplicator.restart()
@@ -300,7 +311,7 @@ class DriverFollower:
                     since_seconds=self.deduplicator.since_seconds(_now()),
                     _preload_content=False,
                     # Not the client's default total timeout (60 s), which cuts every stream each minute.
-                    _request_timeout=_log_stream_timeout(),
+                    _request_timeout=_log_stream_timeout(self.timing.log_quiet_seconds),
                 )
                 try:
                     if not 200 <= response.status <= 299:  # unread here, the error would pass as a log line
@@ -312,18 +323,18 @@ class DriverFollower:
                     response.close()  # also when cancelled: the connection is not left to the collector
                 # The stream ended: the container stopped, or the server closed it early.
                 latest = await self._read_pod()
-                if latest is None or container_terminated(latest, self.container):
+                if latest is None or pod_status.container_terminated(latest, self.container):
                     return
                 reason: BaseException | str = "the server ended the stream"
             except SocketTimeoutError:  # the read timeout, nothing else
                 self.reconnects += 1
-                self.log.info("No driver output for %.0fs; reopening the log stream", LOG_QUIET_SECONDS)
+                self.log.info("No driver output for %.0fs; reopening the log stream", self.timing.log_quiet_seconds)
                 continue
-            except (ApiException, *transient_errors()) as error:
+            except (ApiException, *transient_connection_errors()) as error:
                 reason = error
             self.reconnects += 1
             self.log.warning("Driver log stream dropped (%s); reconnecting", _describe_error(reason))
-            await asyncio.sleep(RECONNECT_DELAY_SECONDS)
+            await asyncio.sleep(self.timing.reconnect_delay_seconds)
 
     def _pass_on(self, raw: str) -> None:
         if not raw:
@@ -339,14 +350,14 @@ class DriverFollower:
 
     def _event(self, status: str, message: str, **details: Any) -> dict[str, Any]:
         pod = self._pod
-        started = pod is not None and container_started(pod, self.container)
+        started = pod is not None and pod_status.container_started(pod, self.container)
         return {"status": status, "message": message, "container_started": started, **details}
 
 
-def _log_stream_timeout():
+def _log_stream_timeout(quiet_seconds: float):
     from aiohttp import ClientTimeout
 
-    return ClientTimeout(total=None, connect=60, sock_connect=60, sock_read=LOG_QUIET_SECONDS)
+    return ClientTimeout(total=None, connect=60, sock_connect=60, sock_read=quiet_seconds)
 
 
 def _describe_error(error: BaseException | str) -> str:

@@ -16,13 +16,10 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from sparkplane.exceptions import KubernetesPermissionDenied, PodAlreadyExists, PodRejected
+from sparkplane.kubernetes.api_errors import HTTP_BAD_REQUEST, HTTP_CONFLICT, HTTP_FORBIDDEN, HTTP_NOT_FOUND
 
 if TYPE_CHECKING:
     from kubernetes.client import CoreV1Event, V1Pod
-
-HTTP_FORBIDDEN = 403
-HTTP_NOT_FOUND = 404
-HTTP_CONFLICT = 409
 
 
 class SparkKubernetesHook:
@@ -105,7 +102,7 @@ class SparkKubernetesHook:
                 name=name, namespace=namespace, container=container, tail_lines=lines, _preload_content=False
             )
         except ApiException as error:
-            if error.status in (HTTP_NOT_FOUND, 400):  # pod gone, or container never started
+            if error.status in (HTTP_NOT_FOUND, HTTP_BAD_REQUEST):  # pod gone, or container never started
                 return []
             raise _translate(error, action=f"get pods/log in namespace {namespace!r}") from error
         return response.data.decode("utf-8", errors="replace").splitlines()

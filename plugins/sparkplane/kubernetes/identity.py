@@ -1,11 +1,8 @@
-"""Which task try a Kubernetes object belongs to: labels, annotations and names. Pure.
+"""Who the platform's Kubernetes objects belong to: every label, annotation, selector and name. Pure.
 
-Every object a job creates carries the same labels, so the platform can find its own objects
-(to follow, reattach to or clean up) and never touches anyone else's. Label values are limited to
-63 characters of ``[A-Za-z0-9._-]``; Airflow's run ids (``manual__2026-11-25T10:45:24+00:00``)
-are not, so labels hold a readable, sanitised form and annotations hold the exact values. One
-label, ``try-key``, is a hash of the exact identity: selecting on it never confuses two tries
-whose sanitised values happen to coincide.
+The names the cluster bootstrap gives (namespace, service accounts), the labels every object of a
+task try carries, the annotations the platform writes on a driver, and the selectors that find
+them all live here, so a newcomer asking "which labels does a driver carry?" reads one file.
 """
 
 from __future__ import annotations
@@ -13,7 +10,30 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Any
 
+# --- names spark-bootstrap/ creates ---------------------------------------------------------
+#: Namespace of Spark's drivers and executors (spark-bootstrap/00-namespaces.yaml).
+SPARK_NAMESPACE = "spark"
+#: The driver's identity: may manage executor pods, services and configmaps in the namespace.
+DRIVER_SERVICE_ACCOUNT = "spark-sa"
+#: The executors' identity: no role, and no token mounted.
+EXECUTOR_SERVICE_ACCOUNT = "spark-executor"
+#: Namespace and ServiceAccount of the platform itself (the identity Airflow acts as).
+AIRFLOW_NAMESPACE = "sparkplane-system"
+AIRFLOW_SERVICE_ACCOUNT = "sparkplane-airflow"
+
+# --- containers -------------------------------------------------------------------------------
+#: The Spark container of a driver pod the platform creates.
+DRIVER_CONTAINER_NAME = "spark-kubernetes-driver"
+#: The Spark container of an executor pod (Spark's own name).
+EXECUTOR_CONTAINER_NAME = "spark-kubernetes-executor"
+
+# --- labels -------------------------------------------------------------------------------------
+# Label values are limited to 63 characters of ``[A-Za-z0-9._-]``; Airflow's run ids
+# (``manual__2026-11-25T10:45:24+00:00``) are not, so labels hold a readable, sanitised form and
+# annotations hold the exact values. One label, ``try-key``, is a hash of the exact identity:
+# selecting on it never confuses two tries whose sanitised values happen to coincide.
 LABEL_PREFIX = "sparkplane.dev/"
 #: Marks objects made by the platform; every selector of ours starts with it.
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -28,10 +48,36 @@ TRY_KEY_LABEL = LABEL_PREFIX + "try-key"
 INSTANCE_KEY_LABEL = LABEL_PREFIX + "instance-key"
 #: map-index label value of a task that is not mapped.
 UNMAPPED = "none"
-#: Annotations with the exact, unsanitised values, for people and for reattaching.
+#: Label Spark puts on its pods (``driver`` or ``executor``); we put it on the driver we create too.
+SPARK_ROLE_LABEL = "spark-role"
+#: Label Spark puts the application id in, on executors; we put it on the driver too.
+APPLICATION_ID_LABEL = "spark-app-selector"
+
+# --- annotations ----------------------------------------------------------------------------
+#: The exact, unsanitised values, for people and for reattaching.
 RUN_ID_ANNOTATION = LABEL_PREFIX + "run-id"
 DAG_ID_ANNOTATION = LABEL_PREFIX + "dag-id"
 TASK_ID_ANNOTATION = LABEL_PREFIX + "task-id"
+#: Seconds a failed driver is kept for inspection, counted from its end; the pod sweep deletes
+#: it (and so its executors) afterwards.
+KEEP_FAILED_ANNOTATION = LABEL_PREFIX + "keep-failed-seconds"
+#: How long a failed driver is kept when the task does not say (the operator's
+#: ``keep_failed_driver``), and when a driver's annotation is missing or unreadable.
+DEFAULT_KEEP_FAILED_SECONDS = 86400
+#: How far the driver's log has been passed on to the task log, and for which try.
+LOG_CHECKPOINT_ANNOTATION = LABEL_PREFIX + "log-checkpoint"
+#: The executors' merged pod template (JSON, which is YAML), mounted into the driver.
+EXECUTOR_TEMPLATE_ANNOTATION = LABEL_PREFIX + "executor-pod-template"
+
+# --- selectors --------------------------------------------------------------------------------
+#: Every driver the platform created; nothing else is ever swept.
+DRIVER_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{SPARK_ROLE_LABEL}=driver"
+
+
+def executor_selector(application_id: str) -> str:
+    """Return the label selector of one Spark application's executors."""
+    return f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{APPLICATION_ID_LABEL}={application_id},{SPARK_ROLE_LABEL}=executor"
+
 
 _LABEL_VALUE_MAX = 63
 _NAME_MAX = 63  # a Service name is a DNS-1035 label; the driver's Service shares the pod's name
@@ -55,6 +101,13 @@ class TaskTry:
     run_id: str
     try_number: int
     map_index: int = -1
+
+    @classmethod
+    def of(cls, task_instance: Any) -> TaskTry:
+        """Return the try an Airflow task instance (the context's ``ti``) is running."""
+        ti = task_instance
+        map_index = ti.map_index if ti.map_index is not None else -1
+        return cls(dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id, try_number=ti.try_number, map_index=map_index)
 
     @property
     def instance_key(self) -> str:
@@ -96,11 +149,23 @@ class TaskTry:
         """Return the label selector that matches the objects of every try of this task instance."""
         return f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{INSTANCE_KEY_LABEL}={self.instance_key}"
 
+    def drivers_selector(self) -> str:
+        """Return the label selector that matches the drivers of every try of this task instance."""
+        return f"{self.instance_selector()},{SPARK_ROLE_LABEL}=driver"
+
     def driver_name(self) -> str:
         """Return the driver pod's name: readable, unique per try, a valid DNS-1035 label."""
         suffix = f"-{self.key[:10]}-{self.try_number}"
         readable = to_dns_label(f"{self.dag_id}-{self.task_id}", _NAME_MAX - len(suffix) - len("-driver"))
         return f"{readable}{suffix}-driver"
+
+    def application_id(self) -> str:
+        """Return the Spark application id of this try: unique per try, usable as a label value."""
+        return self.driver_name().removesuffix("-driver")
+
+    def driver_labels(self) -> dict[str, str]:
+        """Return the labels of this try's driver pod."""
+        return {**self.labels(), SPARK_ROLE_LABEL: "driver", APPLICATION_ID_LABEL: self.application_id()}
 
 
 def _short_hash(*parts: str) -> str:

@@ -1,24 +1,42 @@
-"""What a finished driver tells the task: why it failed, and which executors failed on the way.
+"""The driver pods of one operator: find or create one per try, report how it ended, clean up.
 
-Reads the pod, its log and its executors through the hook, then leaves the explaining to the pure
-rules in ``diagnosis`` and ``pod_diagnosis``. Used by the operator when the trigger's event comes
-back.
+The operator's Kubernetes mode in the spirit of the provider's ``PodManager``: the operator only
+builds the spec, defers and hands back the trigger's event; this class does the calls around it
+through the hook, and leaves the explaining to the pure rules in ``sparkplane.diagnosis`` (the
+job's own failure, from its log) and ``pod_diagnosis`` (what Kubernetes did to the pod).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sparkplane.constants import APPLICATION_ID_LABEL, DRIVER_CONTAINER_NAME, EXECUTOR_CONTAINER_NAME, SPARK_ROLE_LABEL
-from sparkplane.diagnosis import Diagnosis, explain_failure
-from sparkplane.pod_diagnosis import SIGKILL_EXIT_CODE, describe_failed_container, failed_containers
-from sparkplane.run_identity import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from sparkplane import settings
+from sparkplane.diagnosis import SIGKILL_EXIT_CODE, Diagnosis, explain_failure
+from sparkplane.exceptions import JobDefinitionError, PodAlreadyExists, SparkJobFailed
+from sparkplane.kubernetes import pod_status
+from sparkplane.kubernetes.driver_pod import KubernetesTarget, build_driver_pod
+from sparkplane.kubernetes.identity import (
+    APPLICATION_ID_LABEL,
+    DRIVER_CONTAINER_NAME,
+    EXECUTOR_CONTAINER_NAME,
+    TaskTry,
+    executor_selector,
+)
+from sparkplane.kubernetes.pod_diagnosis import describe_failed_container, failed_containers
+from sparkplane.kubernetes.pod_templates import check_pod_template
+from sparkplane.kubernetes.preflight import run_preflight
+from sparkplane.kubernetes.reattach import driver_to_follow, try_number_of
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from kubernetes.client import V1Pod
 
-    from sparkplane.hooks import SparkKubernetesHook
+    from sparkplane.job_spec import SparkJobSpec
+    from sparkplane.kubernetes.hook import SparkKubernetesHook
 
 #: Driver log lines read back to explain a failed driver.
 FAILURE_LOG_LINES = 200
@@ -26,54 +44,198 @@ FAILURE_LOG_LINES = 200
 EXECUTOR_DIGEST_LOG_LINES = 15
 
 
-def log_failed_executors(
-    hook: SparkKubernetesHook, log: logging.Logger, application_id: str, namespace: str
-) -> list[str]:
-    """Log a digest of the application's executors that failed (how they ended, their last lines); return it."""
-    executors = hook.list_pods(
-        namespace,
-        label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{APPLICATION_ID_LABEL}={application_id},"
-        f"{SPARK_ROLE_LABEL}=executor",
-    )
-    digest = []
-    for pod, status in failed_containers(executors):
-        line = describe_failed_container(pod, status)
-        digest.append(line)
-        tail = hook.read_pod_log_tail(
-            pod.metadata.name, namespace, container=EXECUTOR_CONTAINER_NAME, lines=EXECUTOR_DIGEST_LOG_LINES
+class DriverLauncher:
+    """Finds, creates, reports on and deletes the driver pods of a task's tries.
+
+    :param hook: the platform's Kubernetes hook (the Airflow identity's connection).
+    :param namespace: namespace of the drivers and executors.
+    :param log: the task log.
+    :param jobs_root: where the preflight reads a relative job file to check its imports.
+    """
+
+    def __init__(
+        self,
+        hook: SparkKubernetesHook,
+        *,
+        namespace: str,
+        log: logging.Logger | logging.LoggerAdapter,
+        jobs_root: Path = settings.JOBS_ROOT,
+    ) -> None:
+        self.hook = hook
+        self.namespace = namespace
+        self.log = log
+        self.jobs_root = jobs_root
+
+    # --- before the deferral ----------------------------------------------------------------
+
+    def find_driver_to_follow(self, task_try: TaskTry) -> str | None:
+        """Return the name of a driver this try should follow instead of submitting (see reattach)."""
+        driver = driver_to_follow(self.hook.list_pods(self.namespace, task_try.drivers_selector()), task_try)
+        if driver is None:
+            return None
+        self.log.info(
+            "Driver pod %s/%s (%s) of try %s of this task exists; following it instead of submitting a "
+            "second one (an earlier worker or triggerer stopped while it ran)",
+            self.namespace, driver.metadata.name, pod_status.phase(driver) or "unknown", try_number_of(driver),
+        )  # fmt: skip
+        return driver.metadata.name
+
+    def create_driver(
+        self,
+        spec: SparkJobSpec,
+        task_try: TaskTry,
+        target: KubernetesTarget,
+        *,
+        pod_template: Mapping[str, Any],
+        keep_failed_seconds: int,
+        preflight: bool,
+    ) -> str:
+        """Check, then create this try's driver pod; return its name."""
+        if problems := check_pod_template(pod_template):
+            raise JobDefinitionError(
+                f"pod_template cannot be used: {'; '.join(problems)}. Pass a partial pod manifest, for "
+                "example {'spec': {'nodeSelector': {'disk': 'ssd'}}}."
+            )
+        if preflight:
+            self._preflight(spec, target)
+        manifest = build_driver_pod(
+            spec, task_try, target, keep_failed_seconds=keep_failed_seconds, pod_template=pod_template or None
         )
-        log.warning("Failed executor %s\n%s", line, "\n".join(f"    {text}" for text in tail))
-    if digest:
-        log.warning("%d executor(s) failed during the job (listed above)", len(digest))
-    return digest
+        name = manifest["metadata"]["name"]
+        try:
+            self.hook.create_pod(manifest)
+            self.log.info("Created driver pod %s/%s running %s", self.namespace, name, spec.application)
+        except PodAlreadyExists:
+            # Created between the lookup and now by another worker of this very try.
+            self.log.info("Driver pod %s/%s of this try exists already; following it", self.namespace, name)
+        return name
 
+    def _preflight(self, spec: SparkJobSpec, target: KubernetesTarget) -> None:
+        def is_allowed(verb: str, resource: str) -> bool:
+            return self.hook.is_allowed(
+                service_account=target.driver_service_account, namespace=target.namespace, verb=verb, resource=resource
+            )
 
-def diagnose_driver(hook: SparkKubernetesHook, event: dict[str, Any], *, application: str) -> Diagnosis:
-    """Return the cause and fix of a driver that did not succeed, from the trigger's event."""
-    name, namespace = event["pod_name"], event["namespace"]
-    if event["status"] == "timeout":
-        return Diagnosis(
-            cause=f"Driver pod {namespace}/{name}: {event['message']}.",
-            fix="See the waiting reasons logged above; raise that stage's timeout if the wait was expected.",
+        run_preflight(
+            is_allowed=is_allowed,
+            service_account=target.driver_service_account,
+            namespace=target.namespace,
+            image=target.image,
+            job_file=None if Path(spec.application).is_absolute() else spec.application_path(self.jobs_root),
+            jobs_root=self.jobs_root,
+            log=self.log,
         )
-    if event["status"] == "error":
-        return Diagnosis(
-            cause=f"Following driver pod {namespace}/{name} failed: {event['message']}",
-            fix="Check the kubernetes connection and that the pod still exists; clear the task to retry.",
-        )
-    pod = hook.read_pod(name, namespace)
-    exit_code = driver_exit_code(pod) if pod is not None else 1
-    # A driver that never ran, or that Kubernetes killed (OOMKilled), is explained by the pod;
-    # one that ran and failed, by its log: the job's own exception.
-    if event.get("cause") and (not event.get("container_started") or exit_code == SIGKILL_EXIT_CODE):
-        return Diagnosis(cause=event["cause"], fix=event["fix"])
-    tail = hook.read_pod_log_tail(name, namespace, container=DRIVER_CONTAINER_NAME, lines=FAILURE_LOG_LINES)
-    return explain_failure(exit_code, tail, application=application)
 
+    # --- when the task stops or the deferral ends ------------------------------------------------
 
-def driver_exit_code(pod: V1Pod) -> int:
-    """Return the driver container's exit code, or 1 if it has none."""
-    for status in (pod.status.container_statuses or []) if pod.status else []:
-        if status.name == DRIVER_CONTAINER_NAME and status.state and status.state.terminated:
-            return status.state.terminated.exit_code
-    return 1
+    def delete_driver(self, name: str) -> None:
+        """Delete a driver pod; its executors, Services and ConfigMaps go with it."""
+        self.hook.delete_pod(name, self.namespace)
+
+    def delete_unfinished_drivers(self, task_try: TaskTry) -> None:
+        """Delete the task instance's drivers that have not failed: nothing follows them any more."""
+        for driver in self.hook.list_pods(self.namespace, task_try.drivers_selector()):
+            if pod_status.phase(driver) != pod_status.POD_FAILED:
+                self.log.info("Deferral ended without a result: deleting driver pod %s/%s and its executors",
+                              self.namespace, driver.metadata.name)  # fmt: skip
+                self.delete_driver(driver.metadata.name)
+
+    def finish(
+        self,
+        event: dict[str, Any],
+        *,
+        application: str,
+        delete_failed_driver: bool,
+        keep_failed_driver: timedelta,
+    ) -> dict[str, Any]:
+        """Report the driver's end from the trigger's event, clean up, and return the task's result.
+
+        Raises ``SparkJobFailed`` with the cause and fix when the driver did not succeed.
+
+        :param application: the job's file name, as the diagnosis names it.
+        :param delete_failed_driver: delete a failed driver instead of keeping it to inspect.
+        :param keep_failed_driver: how long a kept failed driver stays (for the log's advice).
+        """
+        name, namespace = event["pod_name"], event["namespace"]
+        status = event["status"]
+        self.log.info("Driver pod %s/%s ended: %s (%s)", namespace, name, status, event.get("message"))
+        pod = self.hook.read_pod(name, namespace)
+        app_id = pod.metadata.labels.get(APPLICATION_ID_LABEL) if pod is not None else None
+        result = {
+            "mode": "kubernetes",
+            "application_id": app_id,
+            "namespace": namespace,
+            "driver_pod": name,
+            "final_state": status,
+            "seconds": self._stage_seconds(pod),
+            "spark_history": f"{settings.SPARK_HISTORY_URL}/history/{app_id}" if settings.SPARK_HISTORY_URL and app_id else None,
+            "log_lines": event.get("log_lines"),
+        }
+        self.log.info("Driver stages (seconds): %s", result["seconds"])
+        # By the driver's application id: a driver followed from an earlier try has that try's labels.
+        result["failed_executors"] = self.log_failed_executors(app_id, namespace) if app_id else []
+        if result["spark_history"]:
+            self.log.info("Spark history: %s", result["spark_history"])
+        if status == "success":
+            self.hook.delete_pod(name, namespace)
+            return result
+        diagnosis = self.diagnose(event, application=application)
+        self.log.error("Cause: %s", diagnosis.cause)
+        self.log.error("Fix: %s", diagnosis.fix)
+        # A driver that never ran has no log to read, only events, which are logged above:
+        # keeping it would only hold its resource requests (or retry a pull) until swept.
+        if delete_failed_driver or status != "failed" or not event.get("container_started", True):
+            self.log.info("Deleting driver pod %s/%s (its executors go with it)", namespace, name)
+            self.hook.delete_pod(name, namespace)
+        else:
+            self.log.info(
+                "The failed driver pod is kept to inspect (annotated to keep %s):\n  kubectl -n %s describe pod %s\n"
+                "  kubectl -n %s logs %s\n  kubectl -n %s delete pod %s   # also removes its executors",
+                keep_failed_driver, namespace, name, namespace, name, namespace, name,
+            )
+        raise SparkJobFailed(diagnosis.cause, diagnosis.fix)
+
+    def _stage_seconds(self, pod: V1Pod | None) -> dict[str, float | None] | None:
+        if pod is None:
+            return None
+        events = self.hook.list_pod_events(pod.metadata.name, pod.metadata.namespace)
+        return {**pod_status.stage_seconds(pod, DRIVER_CONTAINER_NAME), "pulling": pod_status.image_pull_seconds(events)}
+
+    def log_failed_executors(self, application_id: str, namespace: str) -> list[str]:
+        """Log a digest of the application's executors that failed (how they ended, their last lines); return it."""
+        executors = self.hook.list_pods(namespace, label_selector=executor_selector(application_id))
+        digest = []
+        for pod, status in failed_containers(executors):
+            line = describe_failed_container(pod, status)
+            digest.append(line)
+            tail = self.hook.read_pod_log_tail(
+                pod.metadata.name, namespace, container=EXECUTOR_CONTAINER_NAME, lines=EXECUTOR_DIGEST_LOG_LINES
+            )
+            self.log.warning("Failed executor %s\n%s", line, "\n".join(f"    {text}" for text in tail))
+        if digest:
+            self.log.warning("%d executor(s) failed during the job (listed above)", len(digest))
+        return digest
+
+    def diagnose(self, event: dict[str, Any], *, application: str) -> Diagnosis:
+        """Return the cause and fix of a driver that did not succeed, from the trigger's event."""
+        name, namespace = event["pod_name"], event["namespace"]
+        if event["status"] == "timeout":
+            return Diagnosis(
+                cause=f"Driver pod {namespace}/{name}: {event['message']}.",
+                fix="See the waiting reasons logged above; raise that stage's timeout if the wait was expected.",
+            )
+        if event["status"] == "error":
+            return Diagnosis(
+                cause=f"Following driver pod {namespace}/{name} failed: {event['message']}",
+                fix="Check the kubernetes connection and that the pod still exists; clear the task to retry.",
+            )
+        pod = self.hook.read_pod(name, namespace)
+        exit_code = pod_status.exit_code(pod, DRIVER_CONTAINER_NAME) if pod is not None else None
+        if exit_code is None:
+            exit_code = 1
+        # A driver that never ran, or that Kubernetes killed (OOMKilled), is explained by the pod;
+        # one that ran and failed, by its log: the job's own exception.
+        if event.get("cause") and (not event.get("container_started") or exit_code == SIGKILL_EXIT_CODE):
+            return Diagnosis(cause=event["cause"], fix=event["fix"])
+        tail = self.hook.read_pod_log_tail(name, namespace, container=DRIVER_CONTAINER_NAME, lines=FAILURE_LOG_LINES)
+        return explain_failure(exit_code, tail, application=application)

@@ -1,15 +1,7 @@
 """Follow a container's log across reconnects without losing or repeating a line. Pure.
 
-The API server streams a log with each line prefixed by the kubelet's RFC 3339 timestamp
-(nanoseconds, trailing zeros trimmed). After a dropped stream we ask again from a whole second
-(``sinceSeconds`` has second resolution) and skip what was already passed on: every line older
-than the last one seen, and as many lines with exactly that timestamp as were already seen.
-
-``sinceSeconds`` counts back from the node's clock when the kubelet gets the request, not from
-ours when we send it: a node clock ahead of the triggerer's, or a request that takes a while to
-arrive (a loaded triggerer or API server), would start the new stream after the last line seen
-and silently drop what came between. So we reach ``SINCE_MARGIN_SECONDS`` further back; the
-lines that repeats are skipped here.
+After a dropped stream the log is asked for again from a little before the last line seen, and
+what was already passed on is skipped; the position can be checkpointed in a pod annotation.
 """
 
 from __future__ import annotations
@@ -19,11 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from sparkplane.kubernetes.identity import LOG_CHECKPOINT_ANNOTATION
+
 _NANOS_PER_SECOND = 1_000_000_000
+
+# ``sinceSeconds`` counts back from the node's clock when the kubelet gets the request, not from
+# ours when we send it: a node clock ahead of the triggerer's, or a request that takes a while to
+# arrive (a loaded triggerer or API server), would start the new stream after the last line seen
+# and silently drop what came between. So we reach ``SINCE_MARGIN_SECONDS`` further back; the
+# lines that repeats are skipped by ``LogDeduplicator``.
 #: How much further back than the last line seen a reopened stream starts (see above).
 SINCE_MARGIN_SECONDS = 60
-#: Annotation on the driver pod holding how far its log has been passed on, and for which try.
-LOG_CHECKPOINT_ANNOTATION = "sparkplane.dev/log-checkpoint"
 
 
 @dataclass(frozen=True)
@@ -42,13 +40,15 @@ class LogPosition:
     def to_dict(self) -> dict[str, int]:
         return {"timestamp_nanos": self.timestamp_nanos, "lines_at_timestamp": self.lines_at_timestamp}
 
-    @classmethod
-    def from_dict(cls, data: dict[str, int] | None) -> LogPosition:
-        return cls(**data) if data else cls()
-
 
 class LogDeduplicator:
     """Admit each line of a (re)opened stream once, given where the previous stream stopped.
+
+    The API server streams a log with each line prefixed by the kubelet's RFC 3339 timestamp
+    (nanoseconds, trailing zeros trimmed). After a dropped stream we ask again from a whole
+    second (``sinceSeconds`` has second resolution) and skip what was already passed on: every
+    line older than the last one seen, and as many lines with exactly that timestamp as were
+    already seen.
 
     :param position: where the previous stream stopped.
     """

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sparkplane.diagnosis import Diagnosis
+from sparkplane.diagnosis import SIGKILL_EXIT_CODE, Diagnosis
+from sparkplane.kubernetes.pod_status import container_statuses, first_waiting, is_unschedulable
 
 if TYPE_CHECKING:
     from kubernetes.client import CoreV1Event, V1ContainerStatus, V1Pod
@@ -21,9 +22,6 @@ if TYPE_CHECKING:
 FATAL_WAITING_REASONS = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"}
 )
-#: Exit code of a container killed with SIGKILL (128 + 9).
-SIGKILL_EXIT_CODE = 137
-
 # Substrings of the kubelet's pull error messages, which differ between runtimes and registries.
 _NOT_FOUND_HINTS = ("not found", "manifest unknown", "name unknown", "404")
 _AUTH_HINTS = ("unauthorized", "authentication required", "denied", "401", "403", "forbidden")
@@ -36,7 +34,7 @@ def describe_wait(pod: V1Pod, events: Sequence[CoreV1Event], *, now: datetime) -
     if not pod.spec.node_name:
         reason = _latest_message(events, reason="FailedScheduling")
         return f"{name} is Pending for {age}, not scheduled yet" + (f": {reason}" if reason else "")
-    waiting = _first_waiting(pod)
+    waiting = first_waiting(pod)
     if waiting is not None and waiting.state.waiting.reason == "ContainerCreating":
         pulling = _latest_event(events, reason="Pulling")
         if pulling is not None and _latest_event(events, reason="Pulled") is None:
@@ -50,7 +48,7 @@ def describe_wait(pod: V1Pod, events: Sequence[CoreV1Event], *, now: datetime) -
 
 def explain_pod_failure(pod: V1Pod, events: Sequence[CoreV1Event]) -> Diagnosis | None:
     """Return why the pod cannot succeed, or None while nothing says it is hopeless."""
-    for status in _container_statuses(pod):
+    for status in container_statuses(pod, init=True):
         waiting = status.state.waiting if status.state else None
         if waiting is not None and waiting.reason in FATAL_WAITING_REASONS:
             return _explain_waiting(pod, status, events)
@@ -58,7 +56,7 @@ def explain_pod_failure(pod: V1Pod, events: Sequence[CoreV1Event]) -> Diagnosis 
         if terminated is not None and terminated.exit_code != 0:
             return _explain_terminated(pod, status)
     unschedulable = _latest_message(events, reason="FailedScheduling")
-    if unschedulable and _is_unschedulable(pod):
+    if unschedulable and is_unschedulable(pod):
         return Diagnosis(
             cause=f"Pod {pod.metadata.name} cannot be scheduled: {unschedulable}",
             fix="Lower the requested cores/memory (driver/executor resources) or add nodes that can hold them.",
@@ -109,20 +107,6 @@ def _explain_terminated(pod: V1Pod, status: V1ContainerStatus) -> Diagnosis:
     )
 
 
-def _container_statuses(pod: V1Pod) -> list[V1ContainerStatus]:
-    status = pod.status
-    return [*(status.init_container_statuses or []), *(status.container_statuses or [])] if status else []
-
-
-def _first_waiting(pod: V1Pod) -> V1ContainerStatus | None:
-    return next((s for s in _container_statuses(pod) if s.state and s.state.waiting), None)
-
-
-def _is_unschedulable(pod: V1Pod) -> bool:
-    conditions = (pod.status.conditions or []) if pod.status else []
-    return any(c.type == "PodScheduled" and c.reason == "Unschedulable" for c in conditions)
-
-
 def _event_time(event: CoreV1Event) -> datetime:
     return event.last_timestamp or event.event_time or event.first_timestamp or event.metadata.creation_timestamp
 
@@ -146,7 +130,7 @@ def failed_containers(pods: Sequence[V1Pod]) -> list[tuple[V1Pod, V1ContainerSta
     """Return each (pod, container status) that ended with a non-zero exit code or was OOMKilled."""
     failed = []
     for pod in pods:
-        for status in _container_statuses(pod):
+        for status in container_statuses(pod, init=True):
             terminated = status.state.terminated if status.state else None
             if terminated is not None and (terminated.exit_code != 0 or terminated.reason == "OOMKilled"):
                 failed.append((pod, status))

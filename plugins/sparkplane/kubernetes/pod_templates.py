@@ -1,14 +1,7 @@
 """A task's pod template: what a job adds to its driver and executor pods. Pure, dict in, dict out.
 
 Spark's own rule, kept here: the template is the starting point and the platform's fields win.
-A template adds what the platform does not set (node selectors, tolerations, affinity, volumes
-and their mounts, environment variables, labels, annotations, sidecars); the first container is
-the Spark container whatever its name in the template. Lists of named items (containers, env,
-volumes, volumeMounts, ports) are merged by name; other lists are replaced.
-
-Executors are created by the driver from a template file inside the driver pod. The platform's
-restricted executor template, merged with the task's, travels as an annotation of the driver
-pod and is mounted into it with a downward API volume: no ConfigMap to create, no extra right.
+The executors' merged template reaches the driver pod as an annotation mounted into it.
 """
 
 from __future__ import annotations
@@ -17,10 +10,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sparkplane import constants as c
+from sparkplane.image.layout import SPARK_UID
+from sparkplane.kubernetes.identity import EXECUTOR_CONTAINER_NAME, EXECUTOR_TEMPLATE_ANNOTATION
 
-#: Driver pod annotation holding the executors' merged template (JSON, which is YAML).
-EXECUTOR_TEMPLATE_ANNOTATION = "sparkplane.dev/executor-pod-template"
 EXECUTOR_TEMPLATE_VOLUME = "sparkplane-executor-template"
 EXECUTOR_TEMPLATE_DIR = "/opt/spark/task-pod-template"
 EXECUTOR_TEMPLATE_FILE = f"{EXECUTOR_TEMPLATE_DIR}/executor.yaml"
@@ -48,7 +40,7 @@ def restricted_executor_template() -> dict[str, Any]:
         "spec": {
             "automountServiceAccountToken": False,
             "securityContext": restricted_pod_security(),
-            "containers": [{"name": c.EXECUTOR_CONTAINER_NAME, "securityContext": restricted_container_security()}],
+            "containers": [{"name": EXECUTOR_CONTAINER_NAME, "securityContext": restricted_container_security()}],
         },
     }
 
@@ -57,9 +49,9 @@ def restricted_pod_security() -> dict[str, Any]:
     """Return the pod securityContext Pod Security "restricted" requires (the spark namespace enforces it)."""
     return {
         "runAsNonRoot": True,
-        "runAsUser": c.SPARK_UID,
-        "runAsGroup": c.SPARK_UID,
-        "fsGroup": c.SPARK_UID,
+        "runAsUser": SPARK_UID,
+        "runAsGroup": SPARK_UID,
+        "fsGroup": SPARK_UID,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
 
@@ -70,7 +62,13 @@ def restricted_container_security() -> dict[str, Any]:
 
 
 def apply_pod_template(driver_pod: Mapping[str, Any], template: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the driver pod with the task's template applied, carrying the executors' template."""
+    """Return the driver pod with the task's template applied, carrying the executors' template.
+
+    Executors are created by the driver from a template file inside the driver pod. The
+    platform's restricted executor template, merged with the task's, travels as an annotation of
+    the driver pod and is mounted into it with a downward API volume: no ConfigMap to create, no
+    extra right.
+    """
     pod = merge_pod_template(template, driver_pod)
     executor = merge_pod_template(template, restricted_executor_template())
     pod["metadata"].setdefault("annotations", {})[EXECUTOR_TEMPLATE_ANNOTATION] = json.dumps(executor, sort_keys=True)
@@ -89,7 +87,14 @@ def apply_pod_template(driver_pod: Mapping[str, Any], template: Mapping[str, Any
 
 
 def merge_pod_template(template: Mapping[str, Any], pod: Mapping[str, Any]) -> dict[str, Any]:
-    """Return ``pod`` laid over ``template``: the template's first container is ``pod``'s first."""
+    """Return ``pod`` laid over ``template``: the template's first container is ``pod``'s first.
+
+    Spark's own rule: the template is the starting point and the platform's fields win. A
+    template adds what the platform does not set (node selectors, tolerations, affinity, volumes
+    and their mounts, environment variables, labels, annotations, sidecars); the first container
+    is the Spark container whatever its name in the template. Lists of named items (containers,
+    env, volumes, volumeMounts, ports) are merged by name; other lists are replaced.
+    """
     template = json.loads(json.dumps(template))  # a deep copy that also rejects non-JSON values
     containers = template.get("spec", {}).get("containers") or []
     if containers:

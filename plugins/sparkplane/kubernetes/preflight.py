@@ -1,30 +1,20 @@
 """Checks before a driver pod is submitted, each failing the task at once with the fix.
 
-A job that cannot work should fail in a second with one line of cause and one of fix, not after
-an image pull and a JVM start with a stack trace from an executor. Three questions are asked:
-
-- may ``spark-sa`` do what Spark's driver does (one SubjectAccessReview per verb and resource)?
-- does the image run the Python minor version and pyspark of the Airflow environment, where the
-  job was developed and tested (the image records both, see ``image_contents``)?
-- is every library the job imports installed in the image (else executors fail with
-  ``ModuleNotFoundError``)?
-
+The driver's permissions, the image's Python and pyspark, and the job's imports are checked.
 The decisions are pure functions; ``run_preflight`` does the I/O through the hook and the
 image's labels.
 """
 
 from __future__ import annotations
 
-import ast
 import logging
 import platform
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 
 from sparkplane.exceptions import PreflightFailed
-from sparkplane.image_contents import (
+from sparkplane.image.contents import (
     ImageContents,
     ImageContentsError,
     normalize_name,
@@ -32,67 +22,8 @@ from sparkplane.image_contents import (
     python_parity_problem,
     read_image_contents,
 )
-
-#: What Spark's driver does in its namespace when it runs in a pod of its own: it creates,
-#: watches and deletes executor pods, and one ConfigMap with the executors' configuration.
-DRIVER_PERMISSIONS: tuple[tuple[str, str], ...] = (
-    ("create", "pods"),
-    ("get", "pods"),
-    ("list", "pods"),
-    ("watch", "pods"),
-    ("delete", "pods"),
-    ("create", "configmaps"),
-    ("delete", "configmaps"),
-)
-
-
-def missing_permissions(is_allowed: Callable[[str, str], bool]) -> list[str]:
-    """Return ``verb resource`` for each driver permission ``is_allowed(verb, resource)`` denies."""
-    return [f"{verb} {resource}" for verb, resource in DRIVER_PERMISSIONS if not is_allowed(verb, resource)]
-
-
-def permission_failure(missing: list[str], *, service_account: str, namespace: str) -> PreflightFailed:
-    return PreflightFailed(
-        cause=f"ServiceAccount {namespace}/{service_account} may not {', '.join(missing)} in namespace "
-        f"{namespace}: Spark's driver would fail creating its executors.",
-        fix=f"Apply spark-bootstrap/ (python -m sparkplane.bootstrap apply), which binds the Role spark-driver "
-        f"to {service_account}, or check that its RoleBinding exists: kubectl -n {namespace} get rolebindings.",
-    )
-
-
-def job_imports(source: str) -> set[str]:
-    """Return the top-level modules a job file imports, anywhere in it (not type-checking only).
-
-    Relative imports are left out: they are the job's own modules.
-    """
-    tree = ast.parse(source)
-    type_checking_only = {
-        id(node)
-        for block in ast.walk(tree)
-        if isinstance(block, ast.If) and _is_type_checking(block.test)
-        for statement in block.body
-        for node in ast.walk(statement)
-    }
-    modules: set[str] = set()
-    for node in ast.walk(tree):
-        if id(node) in type_checking_only:
-            continue
-        if isinstance(node, ast.Import):
-            modules.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            modules.add(node.module.split(".")[0])
-    return modules
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
-def third_party_imports(modules: Iterable[str], *, local_modules: Iterable[str]) -> set[str]:
-    """Drop the standard library, ``__future__`` and the jobs folder's own modules."""
-    return set(modules) - set(sys.stdlib_module_names) - {"__future__"} - set(local_modules)
+from sparkplane.image.job_imports import imported_modules, local_module_names, third_party_imports
+from sparkplane.rbac.driver_permissions import DRIVER_PERMISSIONS, missing_permissions, permission_failure
 
 
 def image_problems(
@@ -140,7 +71,18 @@ def run_preflight(
     jobs_root: Path,
     log: logging.Logger,
 ) -> None:
-    """Raise ``PreflightFailed`` with the cause and fix when the job cannot work as configured."""
+    """Raise ``PreflightFailed`` with the cause and fix when the job cannot work as configured.
+
+    A job that cannot work should fail in a second with one line of cause and one of fix, not
+    after an image pull and a JVM start with a stack trace from an executor. Three questions are
+    asked:
+
+    - may ``spark-sa`` do what Spark's driver does (one SubjectAccessReview per verb and resource)?
+    - does the image run the Python minor version and pyspark of the Airflow environment, where
+      the job was developed and tested (the image records both, see ``sparkplane.image.contents``)?
+    - is every library the job imports installed in the image (else executors fail with
+      ``ModuleNotFoundError``)?
+    """
     missing = missing_permissions(is_allowed)
     if missing:
         raise permission_failure(missing, service_account=service_account, namespace=namespace)
@@ -153,8 +95,8 @@ def run_preflight(
         return
     imports: set[str] = set()
     if job_file is not None and job_file.is_file():
-        local_modules = {path.stem for path in jobs_root.iterdir()} | {jobs_root.name}
-        imports = third_party_imports(job_imports(job_file.read_text()), local_modules=local_modules)
+        modules = imported_modules(job_file.read_text(), str(job_file))
+        imports = third_party_imports(modules, local_modules=local_module_names(jobs_root))
     else:
         log.info("Preflight: the job file is not readable here; its imports are not checked against the image")
     problems = image_problems(

@@ -1,4 +1,4 @@
-"""The stages of a driver pod's life, read from the pod alone, and the timeout of each. Pure.
+"""How long each stage of a driver pod's life may take, and which limit a pod has passed. Pure.
 
 A pod waits for a node (scheduling), then for its container to be created (image pull), then
 runs. Each stage has its own limit, so a slow pull is not counted against the run, and a job
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sparkplane.kubernetes.pod_status import condition_time, container_started_at, waiting_reason
 
 if TYPE_CHECKING:
     from kubernetes.client import V1Pod
@@ -54,47 +56,3 @@ def exceeded_stage_timeout(pod: V1Pod, container: str, limits: FollowTimeouts, *
 
 def _exceeds(now: datetime, since: datetime | None, limit_seconds: float | None) -> bool:
     return since is not None and limit_seconds is not None and (now - since).total_seconds() > limit_seconds
-
-
-def _statuses(pod: V1Pod) -> list[Any]:
-    return (pod.status.container_statuses or []) if pod.status else []
-
-
-def status_of(pod: V1Pod, container: str) -> Any:
-    """Return the named container's status, or None."""
-    return next((s for s in _statuses(pod) if s.name == container), None)
-
-
-def container_started(pod: V1Pod, container: str) -> bool:
-    """Return whether the container runs or ran (its log can be read)."""
-    status = status_of(pod, container)
-    return bool(status and status.state and (status.state.running or status.state.terminated))
-
-
-def container_terminated(pod: V1Pod, container: str) -> bool:
-    """Return whether the container has ended."""
-    status = status_of(pod, container)
-    return bool(status and status.state and status.state.terminated)
-
-
-def container_started_at(pod: V1Pod, container: str) -> datetime | None:
-    """Return when the container started, if it did."""
-    status = status_of(pod, container)
-    if not status or not status.state:
-        return None
-    if status.state.running:
-        return status.state.running.started_at
-    if status.state.terminated:
-        return status.state.terminated.started_at
-    return None
-
-
-def waiting_reason(pod: V1Pod) -> str | None:
-    """Return why the first waiting container waits (ContainerCreating, ErrImagePull, ...)."""
-    return next((s.state.waiting.reason for s in _statuses(pod) if s.state and s.state.waiting), None)
-
-
-def condition_time(pod: V1Pod, condition_type: str) -> datetime | None:
-    """Return when the condition last became True, if it is."""
-    conditions = (pod.status.conditions or []) if pod.status else []
-    return next((c.last_transition_time for c in conditions if c.type == condition_type and c.status == "True"), None)

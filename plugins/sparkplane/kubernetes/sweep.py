@@ -1,35 +1,26 @@
-"""Which of the platform's driver pods the sweep deletes, and why. Pure.
+"""The pod sweep: which of the platform's driver pods to delete, and why; and the run that does it.
 
-The operator deletes a driver when its task ends. Two kinds are left behind on purpose or by
-accident, and the pod sweep DAG removes them (deleting a driver removes its executors, Services
-and ConfigMaps too, through their owner references):
-
-- a **finished driver past its keep time**: a failed driver is kept to be inspected for as long
-  as its ``sparkplane.dev/keep-failed-seconds`` annotation says (the operator's
-  ``keep_failed_driver``), counted from when it ended; a succeeded driver is only left when its
-  task never came back to collect it, and gets the same time for a retry to follow it.
-- an **orphan**: a driver still Pending or Running whose task instance has finished (success,
-  failed, skipped, ...). Nothing follows it any more and nobody will: a job running for no one,
-  holding the cluster's resources.
-
-A driver whose task instance this Airflow does not know is left alone and reported: it may
-belong to another Airflow using the same namespace. So is one whose task instance is still
-active (running, deferred, queued, up for retry, cleared): a later try may reattach to it.
+Finished drivers past their keep time and orphans of finished task instances are deleted.
+``judge_drivers`` decides (pure); ``sweep_drivers`` lists the drivers, asks Airflow about their
+task instances, deletes what was judged left over and says why for every driver it looked at.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sparkplane.constants import DRIVER_CONTAINER_NAME, KEEP_FAILED_ANNOTATION, POD_TERMINAL_PHASES
-from sparkplane.run_identity import (
+from sparkplane.kubernetes import pod_status
+from sparkplane.kubernetes.identity import (
     DAG_ID_ANNOTATION,
+    DEFAULT_KEEP_FAILED_SECONDS,
+    DRIVER_CONTAINER_NAME,
+    DRIVER_SELECTOR,
+    KEEP_FAILED_ANNOTATION,
     MAP_INDEX_LABEL,
-    MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE,
     RUN_ID_ANNOTATION,
     TASK_ID_ANNOTATION,
 )
@@ -37,10 +28,8 @@ from sparkplane.run_identity import (
 if TYPE_CHECKING:
     from kubernetes.client import V1Pod
 
-#: Selects the drivers the platform created; nothing else is ever swept.
-DRIVER_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},spark-role=driver"
-#: The operator's default keep time, used when a driver's annotation is missing or unreadable.
-DEFAULT_KEEP_SECONDS = 86400
+    from sparkplane.kubernetes.hook import SparkKubernetesHook
+
 #: Task instance states after which no try of it runs again (unless someone clears it).
 FINISHED_TASK_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 
@@ -71,6 +60,8 @@ class SweepVerdict:
 
 #: Task instance states by (dag id, run id), then by ``TaskInstanceRef.state_key``.
 TaskStates = Mapping[tuple[str, str], Mapping[str, str | None]]
+#: Airflow's lookup of task instance states for some runs of one DAG: run id -> task -> state.
+TaskStatesLookup = Callable[[str, list[str]], Mapping[str, Mapping[str, str | None]]]
 
 
 def task_instance_of(pod: V1Pod) -> TaskInstanceRef | None:
@@ -87,6 +78,22 @@ def task_instance_of(pod: V1Pod) -> TaskInstanceRef | None:
 def judge_drivers(pods: Iterable[V1Pod], *, now: datetime, task_states: TaskStates) -> list[SweepVerdict]:
     """Return a verdict for every driver in ``pods`` that is not already being deleted.
 
+    The operator deletes a driver when its task ends. Two kinds are left behind on purpose or by
+    accident, and the pod sweep DAG removes them (deleting a driver removes its executors,
+    Services and ConfigMaps too, through their owner references):
+
+    - a **finished driver past its keep time**: a failed driver is kept to be inspected for as
+      long as its ``sparkplane.dev/keep-failed-seconds`` annotation says (the operator's
+      ``keep_failed_driver``), counted from when it ended; a succeeded driver is only left when
+      its task never came back to collect it, and gets the same time for a retry to follow it.
+    - an **orphan**: a driver still Pending or Running whose task instance has finished (success,
+      failed, skipped, ...). Nothing follows it any more and nobody will: a job running for no
+      one, holding the cluster's resources.
+
+    A driver whose task instance this Airflow does not know is left alone and reported: it may
+    belong to another Airflow using the same namespace. So is one whose task instance is still
+    active (running, deferred, queued, up for retry, cleared): a later try may reattach to it.
+
     :param now: the current time (timezone-aware).
     :param task_states: for each (dag id, run id) the sweep looked up, the states of its task
         instances; a (dag id, run id) missing here was not found in this Airflow.
@@ -95,8 +102,8 @@ def judge_drivers(pods: Iterable[V1Pod], *, now: datetime, task_states: TaskStat
     for pod in pods:
         if pod.metadata.deletion_timestamp is not None:
             continue
-        phase = pod.status.phase if pod.status else None
-        if phase in POD_TERMINAL_PHASES:
+        phase = pod_status.phase(pod)
+        if phase in pod_status.POD_TERMINAL_PHASES:
             verdicts.append(_judge_finished(pod, phase, now))
         else:
             verdicts.append(_judge_active(pod, phase or "Pending", task_states))
@@ -106,7 +113,7 @@ def judge_drivers(pods: Iterable[V1Pod], *, now: datetime, task_states: TaskStat
 def _judge_finished(pod: V1Pod, phase: str, now: datetime) -> SweepVerdict:
     name = pod.metadata.name
     keep = timedelta(seconds=keep_seconds(pod))
-    ended = ended_at(pod)
+    ended = pod_status.ended_at(pod, DRIVER_CONTAINER_NAME)
     if now - ended >= keep:
         return SweepVerdict(name, True, f"{phase} {_span(now - ended)} ago; its keep time of {_span(keep)} is over")
     return SweepVerdict(name, False, f"{phase} {_span(now - ended)} ago; kept {_span(keep - (now - ended))} more")
@@ -134,28 +141,64 @@ def _judge_active(pod: V1Pod, phase: str, task_states: TaskStates) -> SweepVerdi
 def keep_seconds(pod: V1Pod) -> int:
     """Return how long ``pod`` is kept once finished, from its annotation (the default if unreadable)."""
     value = (pod.metadata.annotations or {}).get(KEEP_FAILED_ANNOTATION, "")
-    return int(value) if value.isdigit() else DEFAULT_KEEP_SECONDS
-
-
-def ended_at(pod: V1Pod) -> datetime:
-    """Return when the driver container ended, falling back to the pod's last condition change."""
-    statuses = (pod.status.container_statuses or []) if pod.status else []
-    for status in statuses:
-        if status.name == DRIVER_CONTAINER_NAME and status.state and status.state.terminated:
-            if status.state.terminated.finished_at:
-                return status.state.terminated.finished_at
-    finished = [s.state.terminated.finished_at for s in statuses if s.state and s.state.terminated]
-    if finished := [t for t in finished if t]:
-        return max(finished)
-    conditions = (pod.status.conditions or []) if pod.status else []
-    changes = [c.last_transition_time for c in conditions if c.last_transition_time]
-    return max(changes) if changes else pod.metadata.creation_timestamp
+    return int(value) if value.isdigit() else DEFAULT_KEEP_FAILED_SECONDS
 
 
 def _span(delta: timedelta) -> str:
     seconds = max(0, int(delta.total_seconds()))
-    days, rest = divmod(seconds, 86400)
+    days, rest = divmod(seconds, 24 * 3600)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
     parts = [f"{days}d"] * bool(days) + [f"{hours}h"] * bool(hours) + [f"{minutes}m"] * bool(minutes)
     return " ".join(parts) or f"{seconds}s"
+
+
+def sweep_drivers(
+    hook: SparkKubernetesHook,
+    namespace: str,
+    lookup_task_states: TaskStatesLookup,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    log: logging.Logger | logging.LoggerAdapter = logging.getLogger(__name__),
+) -> dict[str, Any]:
+    """Delete the left-over drivers in ``namespace``; return what was deleted and kept, with reasons.
+
+    :param lookup_task_states: Airflow's task states lookup (``RuntimeTaskInstance.get_task_states``).
+    :param dry_run: judge and log, but delete nothing.
+    """
+    drivers = hook.list_pods(namespace, DRIVER_SELECTOR)
+    verdicts = judge_drivers(drivers, now=now, task_states=_task_states_of_active(drivers, lookup_task_states))
+    deleted, kept = [], []
+    for verdict in verdicts:
+        if not verdict.delete:
+            log.info("Keeping %s/%s: %s", namespace, verdict.pod_name, verdict.reason)
+            kept.append({"pod": verdict.pod_name, "reason": verdict.reason})
+            continue
+        if dry_run:
+            log.info("Would delete %s/%s (dry run): %s", namespace, verdict.pod_name, verdict.reason)
+        elif hook.delete_pod(verdict.pod_name, namespace):
+            log.info("Deleted %s/%s and what it owns: %s", namespace, verdict.pod_name, verdict.reason)
+        else:
+            log.info("%s/%s was already gone", namespace, verdict.pod_name)
+        deleted.append({"pod": verdict.pod_name, "reason": verdict.reason})
+    log.info(
+        "%s %d of %d driver pod(s) in namespace %s; kept %d",
+        "Would delete" if dry_run else "Deleted", len(deleted), len(verdicts), namespace, len(kept),
+    )  # fmt: skip
+    return {"namespace": namespace, "dry_run": dry_run, "deleted": deleted, "kept": kept}
+
+
+def _task_states_of_active(drivers: list[V1Pod], lookup: TaskStatesLookup) -> TaskStates:
+    """Look up the task instances of the drivers still Pending or Running, one call per DAG."""
+    runs_by_dag: dict[str, set[str]] = {}
+    for pod in drivers:
+        if pod_status.phase(pod) in pod_status.POD_TERMINAL_PHASES:
+            continue
+        if owner := task_instance_of(pod):
+            runs_by_dag.setdefault(owner.dag_id, set()).add(owner.run_id)
+    states: dict[tuple[str, str], Mapping[str, str | None]] = {}
+    for dag_id, run_ids in sorted(runs_by_dag.items()):
+        for run_id, run_states in lookup(dag_id, sorted(run_ids)).items():
+            states[(dag_id, run_id)] = run_states
+    return states

@@ -1,9 +1,6 @@
 """Follow a Spark driver pod from the triggerer until it ends, streaming its log into the task log.
 
-The trigger watches the one pod (a watch, not a poll loop), resuming from the last
-resourceVersion after the server closes the watch, relisting after ``410 Gone``, and reconnecting
-after dropped connections or an API server restart. The driver's log is followed with kubelet
-timestamps, so reconnecting neither repeats nor drops a line. It yields exactly one event:
+The trigger follows the pod and its log through ``DriverFollower`` and yields exactly one event:
 ``status`` is ``success``, ``failed``, ``timeout`` or ``error``.
 """
 
@@ -17,22 +14,28 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from sparkplane.constants import DRIVER_CONTAINER_NAME
-from sparkplane.driver_follower import HTTP_NOT_FOUND, DriverFollower
-from sparkplane.pod_stages import FollowTimeouts
+from sparkplane.kubernetes.api_errors import HTTP_NOT_FOUND
+from sparkplane.kubernetes.follower import DriverFollower, FollowerTiming
+from sparkplane.kubernetes.identity import DRIVER_CONTAINER_NAME
+from sparkplane.kubernetes.stage_timeouts import FollowTimeouts
 
 
 class SparkDriverTrigger(BaseTrigger):
     """Wait for a Spark driver pod to finish.
 
+    The trigger watches the one pod (a watch, not a poll loop), resuming from the last
+    resourceVersion after the server closes the watch, relisting after ``410 Gone``, and
+    reconnecting after dropped connections or an API server restart. The driver's log is followed
+    with kubelet timestamps, so reconnecting neither repeats nor drops a line. It yields exactly
+    one event: ``status`` is ``success``, ``failed``, ``timeout`` or ``error``.
+
     :param kubernetes_conn_id: the Airflow connection of the cluster.
     :param namespace: the driver pod's namespace.
     :param pod_name: the driver pod's name.
     :param timeouts: ``FollowTimeouts`` as a dict (seconds per stage; None means no limit).
-    :param log_position: where an earlier follower stopped passing on log lines, if any.
-    :param progress_interval_seconds: how often to say what a waiting pod waits for.
     :param follower_key: the key of the task try this trigger follows the driver for; a restarted
         triggerer uses it to continue the log where the earlier one stopped.
+    :param timing: ``FollowerTiming`` as a dict (how the follower paces itself); None for the defaults.
     """
 
     def __init__(
@@ -42,18 +45,16 @@ class SparkDriverTrigger(BaseTrigger):
         namespace: str,
         pod_name: str,
         timeouts: dict[str, float | None],
-        log_position: dict[str, int] | None = None,
-        progress_interval_seconds: float = 30,
         follower_key: str | None = None,
+        timing: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         self.kubernetes_conn_id = kubernetes_conn_id
         self.namespace = namespace
         self.pod_name = pod_name
         self.timeouts = timeouts
-        self.log_position = log_position
-        self.progress_interval_seconds = progress_interval_seconds
         self.follower_key = follower_key
+        self.timing = timing
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -63,9 +64,8 @@ class SparkDriverTrigger(BaseTrigger):
                 "namespace": self.namespace,
                 "pod_name": self.pod_name,
                 "timeouts": self.timeouts,
-                "log_position": self.log_position,
-                "progress_interval_seconds": self.progress_interval_seconds,
                 "follower_key": self.follower_key,
+                "timing": self.timing,
             },
         )
 
@@ -83,9 +83,8 @@ class SparkDriverTrigger(BaseTrigger):
                     pod_name=self.pod_name,
                     container=DRIVER_CONTAINER_NAME,
                     timeouts=FollowTimeouts(**self.timeouts),
-                    log_position=self.log_position,
-                    progress_interval_seconds=self.progress_interval_seconds,
                     log=self.log,
+                    timing=FollowerTiming(**(self.timing or {})),
                     follower_key=self.follower_key,
                 )
                 event = await follower.follow()
@@ -123,3 +122,14 @@ class SparkDriverTrigger(BaseTrigger):
             except ApiException as error:
                 if error.status != HTTP_NOT_FOUND:
                     raise
+
+
+def run_until_first_event(trigger: SparkDriverTrigger) -> dict[str, Any]:
+    """Run the trigger in this process (the operator's non-deferrable mode) and return its event."""
+
+    async def first() -> dict[str, Any]:
+        async for event in trigger.run():
+            return event.payload
+        raise RuntimeError("the trigger ended without an event")
+
+    return asyncio.run(first())

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sparkplane.constants import TASK_LOG_CONF
+from sparkplane.spark_conf import TASK_LOG_CONF
 from sparkplane.job_spec import SparkJobSpec
-
 
 
 def master_args(master: str) -> list[str]:

@@ -1,15 +1,9 @@
 """Lint Kubernetes RBAC manifests for the mistakes that apply cleanly and fail later.
 
-``kubectl apply`` accepts a role with the verb ``post`` (it grants nothing), a namespace on a
-ClusterRole (silently dropped) and a ClusterRoleBinding where a RoleBinding would do (it
-grants the role in every namespace). Each rule here finds one such mistake and says, with the
-file and line, what to write instead.
+Each rule finds one such mistake and says, with the file and line, what to write instead.
+Exit codes: 0 clean, 1 findings, 2 unreadable input.
 
-Design: YAML is composed into PyYAML nodes, not loaded into dicts, because only nodes keep
-their line numbers. The rules are pure functions of the composed documents; the CLI only
-reads files and prints. Exit codes: 0 clean, 1 findings, 2 unreadable input.
-
-Usage: python -m sparkplane.rbac_lint FILE_OR_DIR...
+Usage: python -m sparkplane.rbac.lint FILE_OR_DIR...
 """
 
 from __future__ import annotations
@@ -144,6 +138,9 @@ def line_of(node: Node) -> int:
 def parse_documents(text: str, path: str) -> list[Document]:
     """Compose every mapping document of a YAML stream.
 
+    YAML is composed into PyYAML nodes, not loaded into dicts, because only nodes keep their
+    line numbers.
+
     :param text: the YAML text.
     :param path: the file name, carried into findings.
     :raises yaml.YAMLError: the text is not YAML.
@@ -241,7 +238,14 @@ def check_binding_scope(doc: Document, cluster_roles: dict[str, Document]) -> It
 
 
 def lint_documents(documents: Sequence[Document]) -> list[Finding]:
-    """Return the findings of every rule over ``documents`` (possibly from several files)."""
+    """Return the findings of every rule over ``documents`` (possibly from several files).
+
+    ``kubectl apply`` accepts a role with the verb ``post`` (it grants nothing), a namespace on a
+    ClusterRole (silently dropped) and a ClusterRoleBinding where a RoleBinding would do (it
+    grants the role in every namespace). Each rule finds one such mistake and says, with the
+    file and line, what to write instead. The rules are pure functions of the composed
+    documents; the CLI only reads files and prints.
+    """
     cluster_roles = {doc.name: doc for doc in documents if doc.kind == "ClusterRole"}
     findings: list[Finding] = []
     for doc in documents:
@@ -264,7 +268,7 @@ def manifest_files(paths: Sequence[Path]) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sparkplane.rbac_lint", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m sparkplane.rbac.lint", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", type=Path, metavar="FILE_OR_DIR")
     args = parser.parse_args(argv)
     documents: list[Document] = []

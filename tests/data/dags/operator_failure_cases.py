@@ -1,4 +1,4 @@
-"""One DAG per way a Spark job on Kubernetes fails, for tests/cluster/test_spark_operator_failures.py.
+"""One DAG per way a Spark job on Kubernetes fails, for tests/kubernetes/test_spark_operator_failures.py.
 
 Each runs the platform's operator as a pipeline would, against the image named by
 SPARKPLANE_SPARK_IMAGE, with one thing wrong.
@@ -46,7 +46,7 @@ CASES = {
     },
 }
 
-#: What tests/cluster/test_spark_operator_pod_template.py adds to the driver and executor pods.
+#: What tests/kubernetes/test_spark_operator_pod_template.py adds to the driver and executor pods.
 POD_TEMPLATE = {
     "metadata": {"labels": {"team": "finance"}},
     "spec": {

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from sparkplane.bootstrap import DEFAULT_MANIFEST_DIR, classify, load_manifests
-from sparkplane.k8s_conf import bootstrap_spark_conf
+from sparkplane.bootstrap.apply import DEFAULT_MANIFEST_DIR, classify, load_manifests
+from sparkplane.bootstrap.submit_conf import bootstrap_spark_conf
 
 POD_TEMPLATES = DEFAULT_MANIFEST_DIR / "pod-templates"
 

@@ -1,9 +1,9 @@
-"""Pure helpers of sparkplane.image_contents and image_labels: references, parity, package presence."""
+"""Pure helpers of sparkplane.image.contents and sparkplane.image.labels: references, parity, package presence."""
 
 from __future__ import annotations
 
 import pytest
-from sparkplane.image_contents import (
+from sparkplane.image.contents import (
     SCHEMA,
     ImageContents,
     ImageContentsError,
@@ -12,7 +12,7 @@ from sparkplane.image_contents import (
     parse_requirement,
     python_parity_problem,
 )
-from sparkplane.image_labels import ImageReference, parse_image_reference
+from sparkplane.image.labels import ImageReference, parse_image_reference
 
 DOCUMENT = {
     "schema": SCHEMA,

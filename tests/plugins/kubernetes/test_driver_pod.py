@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from sparkplane.job_spec import SparkJobSpec
-from sparkplane.manifests import KubernetesTarget, application_uri, build_driver_conf, build_driver_pod, memory_request_mib
-from sparkplane.run_identity import TaskTry
+from sparkplane.kubernetes.driver_pod import KubernetesTarget, application_uri, build_driver_conf, build_driver_pod, memory_request_mib
+from sparkplane.kubernetes.identity import TaskTry
 
 TARGET = KubernetesTarget(namespace="spark", image="127.0.0.1:5000/sparkplane/spark:abc")
 TRY = TaskTry("revenue_by_region", "report", "manual__2026-11-25T10:00:00+00:00", try_number=1)

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
-from sparkplane.run_identity import TaskTry, to_dns_label, to_label_value
+from sparkplane.kubernetes.identity import DRIVER_SELECTOR, TaskTry, executor_selector, to_dns_label, to_label_value
 
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -49,3 +50,23 @@ def test_selector_matches_on_the_platform_marker_and_the_try_key():
 def test_label_and_name_cleaning():
     assert to_label_value("__a:b+c__") == "a_b_c"
     assert to_dns_label("9_Report", 20) == "job-9-report"
+
+
+def test_a_driver_carries_its_trys_labels_its_role_and_its_application_id():
+    assert TRY.application_id() == TRY.driver_name().removesuffix("-driver")
+    assert TRY.driver_labels() == {**TRY.labels(), "spark-role": "driver", "spark-app-selector": TRY.application_id()}
+
+
+def test_selectors_of_a_task_instances_drivers_and_of_an_applications_executors():
+    assert TRY.drivers_selector() == f"{TRY.instance_selector()},spark-role=driver"
+    assert executor_selector("app-1") == (
+        "app.kubernetes.io/managed-by=sparkplane,spark-app-selector=app-1,spark-role=executor"
+    )
+    assert DRIVER_SELECTOR == "app.kubernetes.io/managed-by=sparkplane,spark-role=driver"
+
+
+def test_a_try_is_read_from_airflows_task_instance():
+    mapped = SimpleNamespace(dag_id="d", task_id="t", run_id="r", try_number=3, map_index=4)
+    unmapped = SimpleNamespace(dag_id="d", task_id="t", run_id="r", try_number=1, map_index=None)
+    assert TaskTry.of(mapped) == TaskTry("d", "t", "r", try_number=3, map_index=4)
+    assert TaskTry.of(unmapped).map_index == -1

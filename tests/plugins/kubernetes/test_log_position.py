@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sparkplane.log_position import (
-    LOG_CHECKPOINT_ANNOTATION,
+from sparkplane.kubernetes.identity import LOG_CHECKPOINT_ANNOTATION
+from sparkplane.kubernetes.log_position import (
     SINCE_MARGIN_SECONDS,
     LogDeduplicator,
     LogLine,
@@ -52,7 +52,8 @@ def test_every_split_point_gives_each_line_once():
     for split in range(len(STREAM) + 1):
         first = LogDeduplicator(LogPosition())
         passed = [line.text for line in STREAM[:split] if first.admit(line)]
-        second = LogDeduplicator(LogPosition.from_dict(first.position.to_dict()))
+        checkpoint = {LOG_CHECKPOINT_ANNOTATION: log_checkpoint_value("try-key", first.position)}
+        second = LogDeduplicator(read_log_checkpoint(checkpoint, "try-key"))
         passed += [line.text for line in STREAM if second.admit(line)]
         assert passed == [f"line {n}" for n in range(1, 6)], split
 

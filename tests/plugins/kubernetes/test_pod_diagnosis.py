@@ -1,50 +1,26 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
-from kubernetes.client import (
-    CoreV1Event,
-    V1ContainerState,
-    V1ContainerStateTerminated,
-    V1ContainerStateWaiting,
-    V1ContainerStatus,
-    V1ObjectMeta,
-    V1ObjectReference,
-    V1Pod,
-    V1PodCondition,
-    V1PodSpec,
-    V1PodStatus,
-)
+from harness.pod_models import CREATED, DRIVER, event, pod, terminated, waiting
+from kubernetes.client import V1ContainerState, V1PodCondition
 
-from kubernetes import client
+from sparkplane.kubernetes.pod_diagnosis import describe_failed_container, describe_wait, explain_pod_failure, failed_containers
 
-from sparkplane.pod_diagnosis import describe_failed_container, describe_wait, explain_pod_failure, failed_containers
-
-CREATED = datetime(2026, 11, 25, 3, 0, 0, tzinfo=timezone.utc)
 IMAGE = "127.0.0.1:5000/sparkplane/spark:abc123"
 
 
-def _pod(*, node: str | None = "node-1", state: V1ContainerState | None = None, conditions=None) -> V1Pod:
-    statuses = [V1ContainerStatus(name="spark-kubernetes-driver", image=IMAGE, image_id="", ready=False,
-                                  restart_count=0, state=state)] if state else None
-    return V1Pod(
-        metadata=V1ObjectMeta(name="report-driver", namespace="spark", creation_timestamp=CREATED),
-        spec=V1PodSpec(containers=[], node_name=node),
-        status=V1PodStatus(phase="Pending", container_statuses=statuses, conditions=conditions),
-    )
+def _pod(*, node: str | None = "node-1", state: V1ContainerState | None = None, conditions=None):
+    containers = {DRIVER: state} if state else None
+    return pod("report-driver", namespace="spark", node=node, phase="Pending", containers=containers, image=IMAGE,
+               conditions=conditions)  # fmt: skip
 
 
-def _event(reason: str, message: str, *, after_seconds: int = 0) -> CoreV1Event:
-    return CoreV1Event(
-        metadata=V1ObjectMeta(name=f"report-driver.{reason}"),
-        involved_object=V1ObjectReference(kind="Pod", name="report-driver"),
-        reason=reason, message=message,
-        last_timestamp=CREATED + timedelta(seconds=after_seconds),
-    )
+def _event(reason: str, message: str, *, after_seconds: int = 0):
+    return event(reason, message, about="report-driver", at=CREATED + timedelta(seconds=after_seconds))
 
 
-def _waiting(reason: str, message: str | None = None) -> V1ContainerState:
-    return V1ContainerState(waiting=V1ContainerStateWaiting(reason=reason, message=message))
+_waiting = waiting
 
 
 def test_wait_while_pulling_names_image_node_and_duration():
@@ -78,7 +54,7 @@ def test_other_pull_errors_point_at_the_registry():
 
 
 def test_oom_killed_container_suggests_memory_overhead():
-    state = V1ContainerState(terminated=V1ContainerStateTerminated(exit_code=137, reason="OOMKilled"))
+    state = terminated(137, reason="OOMKilled")
     diagnosis = explain_pod_failure(_pod(state=state), [])
     assert "OOMKilled, exit 137" in diagnosis.cause and "memoryOverhead" in diagnosis.fix
 
@@ -95,17 +71,8 @@ def test_a_pod_still_starting_is_not_a_failure():
     assert explain_pod_failure(_pod(state=_waiting("ContainerCreating")), []) is None
 
 
-def _ended(name: str, exit_code: int, reason: str | None) -> client.V1Pod:
-    terminated = client.V1ContainerStateTerminated(exit_code=exit_code, reason=reason)
-    status = client.V1ContainerStatus(
-        name="spark-kubernetes-executor", image="i", image_id="", ready=False, restart_count=0,
-        state=client.V1ContainerState(terminated=terminated),
-    )
-    return client.V1Pod(
-        metadata=client.V1ObjectMeta(name=name),
-        spec=client.V1PodSpec(node_name="node-1", containers=[]),
-        status=client.V1PodStatus(container_statuses=[status]),
-    )
+def _ended(name: str, exit_code: int, reason: str | None):
+    return pod(name, node="node-1", containers={"spark-kubernetes-executor": terminated(exit_code, reason=reason)})
 
 
 def test_only_executors_that_failed_are_in_the_digest():

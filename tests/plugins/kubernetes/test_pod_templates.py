@@ -6,17 +6,17 @@ from pathlib import Path
 import yaml
 
 from sparkplane.job_spec import SparkJobSpec
-from sparkplane.manifests import KubernetesTarget, build_driver_pod
-from sparkplane.pod_templates import (
+from sparkplane.kubernetes.driver_pod import KubernetesTarget, build_driver_pod
+from sparkplane.kubernetes.pod_templates import (
     EXECUTOR_TEMPLATE_ANNOTATION,
     EXECUTOR_TEMPLATE_FILE,
     check_pod_template,
     merge_pod_template,
     restricted_executor_template,
 )
-from sparkplane.run_identity import TaskTry
+from sparkplane.kubernetes.identity import TaskTry
 
-BOOTSTRAP_TEMPLATES = Path(__file__).resolve().parents[2] / "spark-bootstrap" / "pod-templates"
+BOOTSTRAP_TEMPLATES = Path(__file__).resolve().parents[3] / "spark-bootstrap" / "pod-templates"
 TARGET = KubernetesTarget(namespace="spark", image="127.0.0.1:5000/sparkplane/spark:abc")
 TRY = TaskTry("report", "aggregate", "manual__2026-11-25T10:00:00+00:00", try_number=1)
 SPEC = SparkJobSpec(application="report.py", name="report.aggregate", env={"TZ": "UTC"})

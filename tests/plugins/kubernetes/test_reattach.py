@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from kubernetes.client import V1ObjectMeta, V1Pod, V1PodStatus
+from harness.pod_models import pod
+from kubernetes.client import V1Pod
 
-from sparkplane.reattach import driver_to_follow
-from sparkplane.run_identity import TaskTry
+from sparkplane.kubernetes.identity import TaskTry
+from sparkplane.kubernetes.reattach import driver_to_follow
 
 RUN = "scheduled__2026-11-25T00:00:00+00:00"
 THIRD_TRY = TaskTry("report", "aggregate", RUN, try_number=3)
@@ -13,14 +14,8 @@ THIRD_TRY = TaskTry("report", "aggregate", RUN, try_number=3)
 
 def _driver(try_number: int, phase: str, *, deleting: bool = False) -> V1Pod:
     task_try = TaskTry("report", "aggregate", RUN, try_number=try_number)
-    return V1Pod(
-        metadata=V1ObjectMeta(
-            name=task_try.driver_name(),
-            labels=task_try.labels(),
-            deletion_timestamp=datetime(2026, 11, 25, tzinfo=timezone.utc) if deleting else None,
-        ),
-        status=V1PodStatus(phase=phase),
-    )
+    deleted_at = datetime(2026, 11, 25, tzinfo=timezone.utc) if deleting else None
+    return pod(task_try.driver_name(), phase=phase, labels=task_try.labels(), deleted_at=deleted_at)
 
 
 def test_every_try_of_one_task_instance_shares_the_instance_selector():

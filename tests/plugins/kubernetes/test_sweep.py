@@ -3,19 +3,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta, timezone
 
-from kubernetes.client import (
-    V1ContainerState,
-    V1ContainerStateTerminated,
-    V1ContainerStatus,
-    V1ObjectMeta,
-    V1Pod,
-    V1PodCondition,
-    V1PodStatus,
-)
+from harness.pod_models import DRIVER, terminated
+from harness.pod_models import pod as build_pod
+from kubernetes.client import V1Pod, V1PodCondition
 
-from sparkplane.pod_sweep import DRIVER_SELECTOR, TaskInstanceRef, judge_drivers, task_instance_of
-from sparkplane.run_identity import TaskTry
-from sparkplane.sweeper import sweep_drivers
+from sparkplane.kubernetes.identity import DRIVER_SELECTOR, TaskTry
+from sparkplane.kubernetes.sweep import TaskInstanceRef, judge_drivers, sweep_drivers, task_instance_of
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 RUN = "scheduled__2026-11-25T00:00:00+00:00"
@@ -32,25 +25,12 @@ def _driver(
     annotations = task_try.annotations()
     if keep_seconds is not None:
         annotations["sparkplane.dev/keep-failed-seconds"] = keep_seconds
-    statuses = None
-    if ended_ago is not None:
-        terminated = V1ContainerStateTerminated(exit_code=1, finished_at=NOW - ended_ago)
-        statuses = [
-            V1ContainerStatus(
-                name="spark-kubernetes-driver", image="spark", image_id="", ready=False, restart_count=0,
-                state=V1ContainerState(terminated=terminated),
-            )
-        ]
-    return V1Pod(
-        metadata=V1ObjectMeta(
-            name=f"{task_try.driver_name()}",
-            labels={**task_try.labels(), "spark-role": "driver"},
-            annotations=annotations,
-            creation_timestamp=NOW - timedelta(days=3),
-            deletion_timestamp=NOW if deleting else None,
-        ),
-        status=V1PodStatus(phase=phase, container_statuses=statuses),
-    )
+    containers = {DRIVER: terminated(1, finished_at=NOW - ended_ago)} if ended_ago is not None else None
+    return build_pod(
+        task_try.driver_name(), phase=phase, containers=containers, image="spark",
+        labels={**task_try.labels(), "spark-role": "driver"}, annotations=annotations,
+        created=NOW - timedelta(days=3), deleted_at=NOW if deleting else None,
+    )  # fmt: skip
 
 
 def _verdict(pod: V1Pod, task_states=None):

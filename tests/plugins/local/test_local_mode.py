@@ -14,7 +14,7 @@ import pytest
 from sparkplane.exceptions import JobDefinitionError, SparkJobFailed
 from sparkplane.operators import SparkJobOperator
 
-TEST_JOBS = Path(__file__).parents[1] / "data" / "jobs"
+TEST_JOBS = Path(__file__).parents[2] / "data" / "jobs"
 
 
 def _operator(**kwargs) -> SparkJobOperator:

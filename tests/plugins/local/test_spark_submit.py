@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sparkplane.job_spec import SparkJobSpec
-from sparkplane.spark_submit import build_local_submit
+from sparkplane.local.spark_submit import build_local_submit
 
 
 def test_local_submit_command_has_master_name_resources_conf_and_arguments():

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sparkplane.rbac_lint import Finding, lint_documents, main, parse_documents
+from sparkplane.rbac.lint import Finding, lint_documents, main, parse_documents
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SEED_MANIFEST = PROJECT_ROOT / "tests" / "data" / "seed-spark-manifest.yaml"
 BOOTSTRAP_DIR = PROJECT_ROOT / "spark-bootstrap"
 

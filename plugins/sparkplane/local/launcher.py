@@ -1,0 +1,103 @@
+"""Run one Spark job in the Airflow worker: spark-submit with a local master, output into the task log.
+
+Driver and Python workers run the worker's own interpreter: it has the locked libraries, and
+PySpark refuses workers of another Python minor version. A failed job ends the log with a
+``Cause:`` and a ``Fix:`` line; ``stop`` ends the job's whole process tree.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from functools import cached_property
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+from sparkplane import settings
+from sparkplane.diagnosis import explain_failure
+from sparkplane.exceptions import JobDefinitionError, SparkJobFailed
+from sparkplane.job_spec import SparkJobSpec
+from sparkplane.local.process import StreamingProcess
+from sparkplane.local.spark_submit import build_local_submit
+
+
+class LocalLauncher:
+    """Runs jobs with spark-submit and a local master (executors are driver threads).
+
+    :param log: where the job's output and the outcome go (the task log).
+    :param master: the local Spark master, e.g. ``local[2]``.
+    :param jobs_root: folder that relative application paths are resolved against.
+    :param terminate_grace_seconds: how long a stopped job gets to exit before it is killed.
+    """
+
+    def __init__(
+        self,
+        *,
+        log: logging.Logger | logging.LoggerAdapter,
+        master: str = settings.LOCAL_MASTER,
+        jobs_root: Path = settings.JOBS_ROOT,
+        terminate_grace_seconds: float = settings.TERMINATE_GRACE_SECONDS,
+    ) -> None:
+        self.log = log
+        self.master = master
+        self.jobs_root = jobs_root
+        self.terminate_grace_seconds = terminate_grace_seconds
+        self._process: StreamingProcess | None = None
+
+    def run(self, spec: SparkJobSpec) -> dict[str, Any]:
+        """Run the job to its end; return what the task hands on, or raise with the cause and fix."""
+        application_path = spec.application_path(self.jobs_root)
+        if not application_path.is_file():
+            raise JobDefinitionError(
+                f"Spark application {spec.application!r} not found: {application_path} does not exist. "
+                f"Set application to a job file under {self.jobs_root} (for example "
+                "'revenue_by_region.py'), or to an absolute path."
+            )
+        argv = build_local_submit(
+            spec,
+            spark_submit=self.spark_home / "bin" / "spark-submit",
+            master=self.master,
+            application_path=application_path,
+        )
+        self.log.info("Running %s with master %s (local mode)", spec.application, self.master)
+        self.log.info("Command: %s", " ".join(argv))
+        self._process = StreamingProcess(argv, env=self._environment(spec), cwd=str(application_path.parent))
+        result = self._process.run(on_line=lambda line: self.log.info("%s", line))
+        if result.exit_code != 0:
+            diagnosis = explain_failure(result.exit_code, result.tail, application=spec.application)
+            self.log.error("Cause: %s", diagnosis.cause)
+            self.log.error("Fix: %s", diagnosis.fix)
+            raise SparkJobFailed(diagnosis.cause, diagnosis.fix)
+        self.log.info("%s finished successfully", spec.application)
+        return {"application": spec.application, "master": self.master, "exit_code": 0}
+
+    def stop(self) -> None:
+        """Stop the running job and everything it started (SIGTERM, then SIGKILL after the grace)."""
+        if self._process is not None:
+            self.log.info("Task killed: stopping the Spark job and everything it started")
+            self._process.terminate(self.terminate_grace_seconds)
+
+    def _environment(self, spec: SparkJobSpec) -> dict[str, str]:
+        return {
+            **os.environ,
+            "SPARK_HOME": str(self.spark_home),
+            "PYSPARK_PYTHON": sys.executable,
+            "PYSPARK_DRIVER_PYTHON": sys.executable,
+            # A local master needs no network beyond loopback; binding there also silences
+            # Spark's warning about the host's address.
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            **spec.env,
+        }
+
+    @cached_property
+    def spark_home(self) -> Path:
+        """Return the Spark distribution shipped inside the installed pyspark package."""
+        found = find_spec("pyspark")
+        if found is None or not found.submodule_search_locations:
+            raise JobDefinitionError(
+                "pyspark is not installed in the Airflow environment. Install the project's lock "
+                "(make env) so local mode can run spark-submit."
+            )
+        return Path(next(iter(found.submodule_search_locations)))
