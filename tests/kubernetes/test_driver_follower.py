@@ -13,13 +13,15 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from harness.log_capture import CapturedLines
 from harness.simulated import SIMULATED_IMAGE, append_log_line, mark_finished, on_simulated_node, simulated_node
 from kubernetes import client
 
-from sparkplane.kubernetes.follower import DriverFollower, FollowerTiming
+from sparkplane.kubernetes.follower import AccessDenied, DriverFollower, FollowerTiming
 from sparkplane.kubernetes.identity import (
     AIRFLOW_NAMESPACE,
     AIRFLOW_SERVICE_ACCOUNT,
@@ -29,6 +31,7 @@ from sparkplane.kubernetes.identity import (
 )
 from sparkplane.kubernetes.pod_templates import restricted_container_security, restricted_pod_security
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts
+from sparkplane.log_lines import MAX_LINE_BYTES
 
 pytestmark = pytest.mark.cluster
 
@@ -42,38 +45,39 @@ TIMING = FollowerTiming(
 class Driver:
     """One simulated driver pod in the Spark namespace, and what the test makes it do."""
 
-    def __init__(self, local_cluster, core: client.CoreV1Api, *, manifest: dict | None = None) -> None:
-        self.local_cluster, self.core = local_cluster, core
+    def __init__(self, local_cluster, core: client.CoreV1Api, *, manifest: dict | None = None,
+                 namespace: str = SPARK_NAMESPACE) -> None:  # fmt: skip
+        self.local_cluster, self.core, self.namespace = local_cluster, core, namespace
         self.marker = uuid.uuid4().hex[:8]
         self.name = f"followed-{self.marker}"
         pod = manifest or on_simulated_node(_driver_manifest(), simulated_node(core))
         pod["metadata"] = {"name": self.name}
-        core.create_namespaced_pod(SPARK_NAMESPACE, pod)
+        core.create_namespaced_pod(self.namespace, pod)
 
     def prints(self, text: str) -> None:
         append_log_line(self.local_cluster.settings.simulated_container_log, f"{self.marker} {text}")
 
     def ends(self, phase: str = "Succeeded", exit_code: int = 0) -> None:
         reason = "Completed" if exit_code == 0 else "Error"
-        mark_finished(self.core, SPARK_NAMESPACE, self.name, container=DRIVER_CONTAINER_NAME, phase=phase,
+        mark_finished(self.core, self.namespace, self.name, container=DRIVER_CONTAINER_NAME, phase=phase,
                       exit_code=exit_code, reason=reason)  # fmt: skip
 
     def lines(self, handler: CapturedLines) -> list[str]:
         return [m.removeprefix(f"{self.marker} ") for m in handler.messages if m.startswith(self.marker)]
 
     def annotations(self) -> dict[str, str]:
-        return self.core.read_namespaced_pod(self.name, SPARK_NAMESPACE).metadata.annotations or {}
+        return self.core.read_namespaced_pod(self.name, self.namespace).metadata.annotations or {}
 
     async def running(self) -> None:
         for _ in range(120):
-            if self.core.read_namespaced_pod(self.name, SPARK_NAMESPACE).status.phase == "Running":
+            if self.core.read_namespaced_pod(self.name, self.namespace).status.phase == "Running":
                 return
             await asyncio.sleep(0.5)
         raise AssertionError(f"simulated driver {self.name} did not start within 60s")
 
     def delete(self) -> None:
         with contextlib.suppress(client.ApiException):
-            self.core.delete_namespaced_pod(self.name, SPARK_NAMESPACE, grace_period_seconds=0)
+            self.core.delete_namespaced_pod(self.name, self.namespace, grace_period_seconds=0)
 
 
 def _driver_manifest() -> dict:
@@ -113,15 +117,16 @@ def follower_of(local_cluster, airflow_connection):
     kubeconfig = local_cluster.serviceaccount_kubeconfig(AIRFLOW_NAMESPACE, AIRFLOW_SERVICE_ACCOUNT)
 
     async def follow(name: str, handler: CapturedLines, *, timeouts: FollowTimeouts = FollowTimeouts(),
-                     follower_key: str | None = None) -> dict:  # fmt: skip
+                     follower_key: str | None = None, namespace: str = SPARK_NAMESPACE,
+                     as_identity: Path = kubeconfig, timing: FollowerTiming = TIMING) -> dict:  # fmt: skip
         log = logging.getLogger(f"test.follower.{name}.{uuid.uuid4().hex[:4]}")
         log.addHandler(handler)
         log.setLevel(logging.INFO)
-        api_client = await config.new_client_from_config(config_file=str(kubeconfig))
+        api_client = await config.new_client_from_config(config_file=str(as_identity))
         async with api_client:
             follower = DriverFollower(
-                CoreV1Api(api_client), namespace=SPARK_NAMESPACE, pod_name=name, container=DRIVER_CONTAINER_NAME,
-                timeouts=timeouts, log=log, timing=TIMING, follower_key=follower_key,
+                CoreV1Api(api_client), namespace=namespace, pod_name=name, container=DRIVER_CONTAINER_NAME,
+                timeouts=timeouts, log=log, timing=timing, follower_key=follower_key,
             )  # fmt: skip
             return await follower.follow()
 
@@ -225,3 +230,86 @@ def test_a_restarted_follower_of_the_same_try_continues_after_its_checkpoint(dri
     assert event["status"] == "success"
     assert driver.lines(second) == ["after restart"]
     assert "Continuing the driver log after the lines up to" in " ".join(second.messages)
+
+
+def test_a_line_of_megabytes_is_passed_on_cut_and_the_log_goes_on(drivers, follower_of):
+    driver, handler = drivers(), CapturedLines()
+
+    async def scenario() -> dict:
+        following = asyncio.create_task(follower_of(driver.name, handler))
+        await driver.running()
+        driver.prints("before")
+        driver.prints("x" * (5 * 1024 * 1024))
+        driver.prints("after")
+        await asyncio.sleep(3)
+        driver.ends("Succeeded")
+        return await asyncio.wait_for(following, timeout=60)
+
+    try:
+        event = asyncio.run(scenario())
+    finally:
+        # Every simulated container's log is this one file, read from its start by every later
+        # follower: leave it without the five megabytes.
+        driver.local_cluster.settings.simulated_container_log.write_text("")
+    assert event["status"] == "success"
+    before, long_line, after = driver.lines(handler)
+    assert (before, after) == ("before", "after")
+    assert long_line.startswith("x" * 1000) and len(long_line) < 70_000
+    assert long_line.endswith(f"bytes, the first {MAX_LINE_BYTES} shown]"), long_line[-200:]
+
+
+def _follower_role(namespace: str) -> dict:
+    rules = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "patch"]},
+             {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+             {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]}]  # fmt: skip
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": "follower", "namespace": namespace}, "rules": rules}  # fmt: skip
+
+
+def _follower_binding(namespace: str) -> dict:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "follower", "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "follower"},
+            "subjects": [{"kind": "ServiceAccount", "name": "follower", "namespace": namespace}]}  # fmt: skip
+
+
+@pytest.fixture
+def revocable_identity(local_cluster, namespace) -> tuple[str, Path, client.RbacAuthorizationV1Api]:
+    """A ServiceAccount in a fresh namespace allowed to follow pods there by a RoleBinding a test may delete."""
+    api_client = local_cluster.api_client()
+    client.CoreV1Api(api_client).create_namespaced_service_account(namespace, {"metadata": {"name": "follower"}})
+    rbac = client.RbacAuthorizationV1Api(api_client)
+    rbac.create_namespaced_role(namespace, _follower_role(namespace))
+    rbac.create_namespaced_role_binding(namespace, _follower_binding(namespace))
+    return namespace, local_cluster.serviceaccount_kubeconfig(namespace, "follower"), rbac
+
+
+@pytest.mark.parametrize("restored", [False, True], ids=["revoked", "restored-in-time"])
+def test_access_denied_while_following_is_retried_for_a_while_then_ends_the_follow(
+    local_cluster, core, drivers, follower_of, revocable_identity, restored
+):
+    namespace, kubeconfig, rbac = revocable_identity
+    driver, handler = drivers(namespace=namespace), CapturedLines()
+    timing = replace(TIMING, access_denied_seconds=8)
+
+    async def scenario() -> dict:
+        following = asyncio.create_task(
+            follower_of(driver.name, handler, namespace=namespace, as_identity=kubeconfig, timing=timing)
+        )
+        await driver.running()
+        await asyncio.sleep(1)
+        rbac.delete_namespaced_role_binding("follower", namespace)
+        await asyncio.sleep(3)  # the watch's next request (every second here) is denied
+        if restored:
+            rbac.create_namespaced_role_binding(namespace, _follower_binding(namespace))
+            await asyncio.sleep(3)
+            driver.ends("Succeeded")
+        return await asyncio.wait_for(following, timeout=90)
+
+    if restored:
+        assert asyncio.run(scenario())["status"] == "success"
+    else:  # the trigger turns this into an error event, and the launcher keeps the driver
+        with pytest.raises(AccessDenied, match=f"denied access to driver pod {namespace}/{driver.name} for"):
+            asyncio.run(scenario())
+    assert any(m.startswith(f"Kubernetes denied access to driver pod {driver.name} (ApiException: (403)")
+               for m in handler.messages), handler.messages  # fmt: skip

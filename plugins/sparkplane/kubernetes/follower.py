@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from sparkplane.kubernetes import pod_status
 from sparkplane.kubernetes.api_errors import (
+    HTTP_FORBIDDEN,
     HTTP_GONE,
     HTTP_NOT_FOUND,
+    HTTP_UNAUTHORIZED,
     TRANSIENT_HTTP_STATUSES,
     transient_connection_errors,
 )
@@ -31,6 +33,7 @@ from sparkplane.kubernetes.log_position import (
 )
 from sparkplane.kubernetes.pod_diagnosis import describe_wait, explain_pod_failure
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts, exceeded_stage_timeout
+from sparkplane.log_lines import LineSplitter
 
 if TYPE_CHECKING:
     from kubernetes.client import V1Pod
@@ -51,6 +54,8 @@ class FollowerTiming:
         flow; it bounds what a hard-killed triggerer repeats after its restart.
     :param api_unreachable_seconds: how long the API may stay unreachable (an API server
         restart, a network blip) before the follower gives up and the task fails with an error.
+    :param access_denied_seconds: how long the API may deny access to the pod (401/403: an API
+        server just restarted, or a revoked role) before the follower gives up.
     :param reconnect_delay_seconds: pause between reconnect attempts after the API server
         dropped a watch or a log stream.
     """
@@ -60,14 +65,40 @@ class FollowerTiming:
     log_drain_seconds: float = 30.0
     checkpoint_interval_seconds: float = 2.0
     api_unreachable_seconds: float = 300.0
+    access_denied_seconds: float = 60.0
     reconnect_delay_seconds: float = 2.0
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
 
 
+#: How long the pod's status may lag behind the end of its container's log stream.
+LOG_END_GRACE_SECONDS = 5.0
+
+
 class ApiUnreachable(RuntimeError):
     """The Kubernetes API stayed unreachable longer than the follower waits."""
+
+
+class AccessDenied(RuntimeError):
+    """The Kubernetes API denied access to the driver pod longer than the follower waits."""
+
+
+class _Trouble:
+    """How long one kind of trouble with the API has lasted, counted from its first occurrence."""
+
+    def __init__(self) -> None:
+        self._since: float | None = None
+
+    def lasted_seconds(self) -> float:
+        """Note one more occurrence; return the seconds since the first."""
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+        return now - self._since
+
+    def end(self) -> None:
+        self._since = None
 
 
 class DriverFollower:
@@ -115,7 +146,8 @@ class DriverFollower:
         self._pod: V1Pod | None = None
         self._checkpointed = self.deduplicator.position
         self._checkpointed_at = 0.0
-        self._api_down_since: float | None = None
+        self._unreachable = _Trouble()
+        self._denied = _Trouble()
 
     async def follow(self) -> dict[str, Any]:
         self._pod = await self._read_pod()
@@ -125,6 +157,11 @@ class DriverFollower:
         log_task = asyncio.create_task(self._follow_log())
         try:
             event = await self._watch_pod()
+            if log_task.done() and not log_task.cancelled() and (error := log_task.exception()) is not None:
+                # Not silent: the lines after this point are missing from the task log.
+                self.log.error("Following the driver log stopped (%s); later lines are not in this log",
+                               _describe_error(error))
+                event["log_error"] = _describe_error(error)
             # A container that never started has no log to drain (an evicted or unschedulable pod).
             if event["status"] in ("success", "failed") and event["container_started"] and not log_task.done():
                 try:
@@ -170,7 +207,7 @@ class DriverFollower:
                         allow_watch_bookmarks=True,
                         timeout_seconds=max(1, int(self.timing.progress_interval_seconds)),
                     ):
-                        self._api_down_since = None
+                        self._api_answered()
                         if change["type"] == "DELETED":
                             return self._event("error", f"driver pod {self.namespace}/{self.pod_name} was deleted "
                                                "before it finished (by a person, a cleanup job or node eviction)")
@@ -185,6 +222,8 @@ class DriverFollower:
                     self.log.info("Watch of %s expired (410 Gone); reading the pod again", self.pod_name)
                 elif error.status in TRANSIENT_HTTP_STATUSES:
                     await self._wait_for_api("Watch of driver pod", error)
+                elif error.status in (HTTP_UNAUTHORIZED, HTTP_FORBIDDEN):
+                    await self._wait_for_access(error)
                 else:
                     raise
                 resource_version = None
@@ -194,21 +233,42 @@ class DriverFollower:
 
     async def _wait_for_api(self, what: str, error: BaseException) -> None:
         """Pause before reconnecting; give up once the API has been unreachable for too long."""
-        now = time.monotonic()
-        if self._api_down_since is None:
-            self._api_down_since = now
-        down_seconds = now - self._api_down_since
+        down_seconds = self._unreachable.lasted_seconds()
         if down_seconds > self.timing.api_unreachable_seconds:
             raise ApiUnreachable(
                 f"the Kubernetes API did not answer for {down_seconds:.0f}s (last error: {type(error).__name__}: {error})"
             ) from error
+        await self._retry_later("%s %s dropped (%s: %s); reconnecting", what, self.pod_name, type(error).__name__, error)
+
+    async def _wait_for_access(self, error: BaseException) -> None:
+        """Pause before asking again; give up once access has been denied for too long.
+
+        An API server that has just restarted answers 401/403 until its authenticators and
+        authorizer are ready, so a denial is retried for a while; one that lasts (a revoked role)
+        ends the follow with an error that says so.
+        """
+        denied_seconds = self._denied.lasted_seconds()
+        first_line = _describe_error(error).splitlines()[0]
+        if denied_seconds > self.timing.access_denied_seconds:
+            raise AccessDenied(
+                f"the Kubernetes API denied access to driver pod {self.namespace}/{self.pod_name} for "
+                f"{denied_seconds:.0f}s ({first_line}); check the Airflow identity's permissions "
+                "(python -m sparkplane.bootstrap apply)"
+            ) from error
+        await self._retry_later("Kubernetes denied access to driver pod %s (%s); asking again", self.pod_name, first_line)
+
+    async def _retry_later(self, message: str, *args: Any) -> None:
         self.reconnects += 1
-        self.log.warning("%s %s dropped (%s: %s); reconnecting", what, self.pod_name, type(error).__name__, error)
+        self.log.warning(message, *args)
         await asyncio.sleep(self.timing.reconnect_delay_seconds)
+
+    def _api_answered(self) -> None:
+        self._unreachable.end()
+        self._denied.end()
 
     async def _refresh_pod(self) -> str | None:
         self._pod = await self._read_pod()
-        self._api_down_since = None
+        self._api_answered()
         return self._pod.metadata.resource_version if self._pod else None
 
     async def _judge(self, *, progress: bool = True) -> dict[str, Any] | None:
@@ -316,25 +376,46 @@ class DriverFollower:
                 try:
                     if not 200 <= response.status <= 299:  # unread here, the error would pass as a log line
                         raise ApiException(status=response.status, reason=(await response.text())[:500])
-                    async for raw in response.content:
-                        self._pass_on(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+                    # In chunks, not lines: a line of megabytes must not end the stream (aiohttp
+                    # refuses lines longer than its buffer); the splitter passes it on cut.
+                    splitter = LineSplitter()
+                    async for chunk in response.content.iter_any():
+                        for raw in splitter.feed(chunk):
+                            self._pass_on(raw)
                         await self._checkpoint()
+                    for raw in splitter.flush():
+                        self._pass_on(raw)
                 finally:
                     response.close()  # also when cancelled: the connection is not left to the collector
-                # The stream ended: the container stopped, or the server closed it early.
-                latest = await self._read_pod()
-                if latest is None or pod_status.container_terminated(latest, self.container):
+                # The stream ended: normally because the container stopped, else the server closed it early.
+                if await self._container_ended():
                     return
-                reason: BaseException | str = "the server ended the stream"
+                self.reconnects += 1
+                self.log.info("The driver log stream ended while the container still runs; reopening it")
+                continue
             except SocketTimeoutError:  # the read timeout, nothing else
                 self.reconnects += 1
                 self.log.info("No driver output for %.0fs; reopening the log stream", self.timing.log_quiet_seconds)
                 continue
             except (ApiException, *transient_connection_errors()) as error:
-                reason = error
-            self.reconnects += 1
-            self.log.warning("Driver log stream dropped (%s); reconnecting", _describe_error(reason))
-            await asyncio.sleep(self.timing.reconnect_delay_seconds)
+                self.reconnects += 1
+                self.log.warning("Driver log stream dropped (%s); reconnecting", _describe_error(error))
+                await asyncio.sleep(self.timing.reconnect_delay_seconds)
+
+    async def _container_ended(self) -> bool:
+        """Return whether the container has ended, giving the kubelet a moment to report it.
+
+        The kubelet closes a log stream as its container exits, a moment before the pod's status
+        says so: the end of a finished container's log is not a dropped stream.
+        """
+        deadline = time.monotonic() + LOG_END_GRACE_SECONDS
+        while True:
+            latest = await self._read_pod()
+            if latest is None or pod_status.container_terminated(latest, self.container):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.5)
 
     def _pass_on(self, raw: str) -> None:
         if not raw:
@@ -360,9 +441,7 @@ def _log_stream_timeout(quiet_seconds: float):
     return ClientTimeout(total=None, connect=60, sock_connect=60, sock_read=quiet_seconds)
 
 
-def _describe_error(error: BaseException | str) -> str:
-    if isinstance(error, str):
-        return error
+def _describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 

@@ -182,9 +182,15 @@ class DriverLauncher:
         diagnosis = self.diagnose(event, application=application)
         self.log.error("Cause: %s", diagnosis.cause)
         self.log.error("Fix: %s", diagnosis.fix)
+        if status == "error":
+            # The follower could not judge the driver (the API unreachable, access denied): it may
+            # still run. Deleting it would throw its work away; the retry follows it instead.
+            if pod is not None:
+                self.log.warning("Driver pod %s/%s is kept: its state is unknown, and the task's retry "
+                                 "follows it instead of starting the job again", namespace, name)
         # A driver that never ran has no log to read, only events, which are logged above:
         # keeping it would only hold its resource requests (or retry a pull) until swept.
-        if delete_failed_driver or status != "failed" or not event.get("container_started", True):
+        elif delete_failed_driver or status == "timeout" or not event.get("container_started", True):
             self.log.info("Deleting driver pod %s/%s (its executors go with it)", namespace, name)
             self.hook.delete_pod(name, namespace)
         else:
@@ -227,7 +233,8 @@ class DriverLauncher:
         if event["status"] == "error":
             return Diagnosis(
                 cause=f"Following driver pod {namespace}/{name} failed: {event['message']}",
-                fix="Check the kubernetes connection and that the pod still exists; clear the task to retry.",
+                fix="The task's retry follows the driver if it still exists; if retries fail the same way, check "
+                "the kubernetes connection and the Airflow identity's permissions.",
             )
         pod = self.hook.read_pod(name, namespace)
         exit_code = pod_status.exit_code(pod, DRIVER_CONTAINER_NAME) if pod is not None else None

@@ -16,8 +16,12 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from sparkplane.log_lines import LineSplitter
+
 #: Lines kept for diagnosis. A Python traceback through Py4J is rarely longer than this.
 TAIL_LINES = 200
+#: Bytes read from the job's output at a time.
+READ_CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,13 @@ class StreamingProcess:
         )
         try:
             assert self._process.stdout is not None
-            for raw in iter(self._process.stdout.readline, b""):
-                line = raw.decode("utf-8", errors="backslashreplace").rstrip("\n")
+            # In chunks, not lines: output without newlines must not grow this process's memory.
+            splitter = LineSplitter()
+            while chunk := self._process.stdout.read1(READ_CHUNK_BYTES):
+                for line in splitter.feed(chunk):
+                    tail.append(line)
+                    on_line(line)
+            for line in splitter.flush():
                 tail.append(line)
                 on_line(line)
             exit_code = self._process.wait()
