@@ -7,9 +7,13 @@ PySpark refuses workers of another Python minor version. A failed job ends the l
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from importlib.util import find_spec
 from pathlib import Path
@@ -20,7 +24,8 @@ from sparkplane.diagnosis import explain_failure
 from sparkplane.exceptions import JobDefinitionError, SparkJobFailed
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.local.process import StreamingProcess
-from sparkplane.local.spark_submit import build_local_submit
+from sparkplane.local.spark_submit import build_local_submit, local_settings
+from sparkplane.secret_conf import properties_text
 
 
 class LocalLauncher:
@@ -55,16 +60,23 @@ class LocalLauncher:
                 f"Set application to a job file under {self.jobs_root} (for example "
                 "'revenue_by_region.py'), or to an absolute path."
             )
-        argv = build_local_submit(
-            spec,
-            spark_submit=self.spark_home / "bin" / "spark-submit",
-            master=self.master,
-            application_path=application_path,
-        )
-        self.log.info("Running %s with master %s (local mode)", spec.application, self.master)
-        self.log.info("Command: %s", " ".join(argv))
-        self._process = StreamingProcess(argv, env=self._environment(spec), cwd=str(application_path.parent))
-        result = self._process.run(on_line=lambda line: self.log.info("%s", line))
+        _, secret_settings = local_settings(spec)
+        _mask_secrets(spec, secret_settings)
+        with _properties_file(secret_settings) as properties_file:
+            argv = build_local_submit(
+                spec,
+                spark_submit=self.spark_home / "bin" / "spark-submit",
+                master=self.master,
+                application_path=application_path,
+                properties_file=properties_file,
+            )
+            self.log.info("Running %s with master %s (local mode)", spec.application, self.master)
+            if secret_settings:
+                self.log.info("Secret settings %s are passed in a file only this user can read, not shown here",
+                              ", ".join(sorted(secret_settings)))  # fmt: skip
+            self.log.info("Command: %s", " ".join(argv))
+            self._process = StreamingProcess(argv, env=self._environment(spec), cwd=str(application_path.parent))
+            result = self._process.run(on_line=lambda line: self.log.info("%s", line))
         if result.exit_code != 0:
             diagnosis = explain_failure(result.exit_code, result.tail, application=spec.application)
             self.log.error("Cause: %s", diagnosis.cause)
@@ -101,3 +113,29 @@ class LocalLauncher:
                 "(make env) so local mode can run spark-submit."
             )
         return Path(next(iter(found.submodule_search_locations)))
+
+
+def _mask_secrets(spec: SparkJobSpec, secret_settings: Mapping[str, str]) -> None:
+    """Register the job's secret values with Airflow's masker before anything is logged."""
+    from airflow.sdk.log import mask_secret
+
+    for value in secret_settings.values():
+        mask_secret(value)
+    for name, value in spec.env.items():
+        mask_secret(value, name)  # masked when the variable's name is a sensitive one
+
+
+@contextlib.contextmanager
+def _properties_file(settings: Mapping[str, str]) -> Iterator[Path | None]:
+    """Yield a file with ``settings`` that only this user can read (None when there are none); remove it after."""
+    if not settings:
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="sparkplane-"))  # mode 0700
+    try:
+        path = folder / "secret.properties"
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as file:
+            file.write(properties_text(settings))
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

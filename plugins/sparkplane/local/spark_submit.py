@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sparkplane.spark_conf import TASK_LOG_CONF
 from sparkplane.job_spec import SparkJobSpec
+from sparkplane.secret_conf import split_secret_settings
+from sparkplane.spark_conf import TASK_LOG_CONF
 
 
 def master_args(master: str) -> list[str]:
@@ -35,16 +36,37 @@ def application_args(spec: SparkJobSpec, application_path: Path) -> list[str]:
     return [str(application_path), *spec.arguments]
 
 
+def properties_file_args(properties_file: Path | None) -> list[str]:
+    return ["--properties-file", str(properties_file)] if properties_file else []
+
+
+def local_settings(spec: SparkJobSpec) -> tuple[dict[str, str], dict[str, str]]:
+    """Return the job's Spark settings in local mode as ``(public, secret)``."""
+    return split_secret_settings({**TASK_LOG_CONF, **spec.conf})
+
+
 def build_local_submit(
-    spec: SparkJobSpec, *, spark_submit: Path, master: str, application_path: Path
+    spec: SparkJobSpec,
+    *,
+    spark_submit: Path,
+    master: str,
+    application_path: Path,
+    properties_file: Path | None = None,
 ) -> list[str]:
-    """Return the argv that runs ``spec`` with a local master (executors are driver threads)."""
-    conf = {**TASK_LOG_CONF, **spec.conf}
+    """Return the argv that runs ``spec`` with a local master (executors are driver threads).
+
+    :param properties_file: the file holding the job's secret settings (``local_settings``),
+        which never go on the command line; required when there are any.
+    """
+    public, secret = local_settings(spec)
+    if secret and properties_file is None:
+        raise ValueError(f"secret settings {sorted(secret)} need a properties file; none was given")
     return [
         str(spark_submit),
         *master_args(master),
         *name_args(spec),
         *driver_resource_args(spec),
-        *conf_args(conf),
+        *properties_file_args(properties_file),
+        *conf_args(public),
         *application_args(spec, application_path),
     ]

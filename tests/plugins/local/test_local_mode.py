@@ -3,6 +3,7 @@ nothing of a job outlives its task."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
@@ -101,3 +102,32 @@ def test_killed_task_stops_spark_and_leaves_no_process():
     assert isinstance(outcome.get("error"), SparkJobFailed)
     assert "was stopped with SIGTERM" in outcome["error"].cause
     assert _wait_until_gone(marker) == []
+
+
+def test_a_secret_setting_reaches_the_job_but_no_log_or_command_line(capfd):
+    canary = f"canary-{uuid.uuid4()}"
+    key = "spark.hadoop.fs.s3a.secret.key"
+    operator = _operator(application=str(TEST_JOBS / "prints_secret_hash.py"), application_args=[key],
+                         conf={key: canary, "spark.sql.shuffle.partitions": "4"})  # fmt: skip
+    command_lines: list[str] = []
+    done = threading.Event()
+
+    def watch_processes() -> None:  # every command line on the machine while the job runs
+        while not done.is_set():
+            command_lines.extend(" ".join(p.info["cmdline"] or ()) for p in psutil.process_iter(["cmdline"]))
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=watch_processes, daemon=True)
+    watcher.start()
+    try:
+        operator.execute(context={})
+    finally:
+        done.set()
+        watcher.join(timeout=10)
+    log = "".join(capfd.readouterr())  # the task log, as the operator's logger writes it
+    assert f"sha256 of {key}: {hashlib.sha256(canary.encode()).hexdigest()}" in log
+    assert f"Secret settings {key} are passed in a file only this user can read" in log
+    assert "spark.sql.shuffle.partitions=4" in log  # other settings are still shown
+    assert any("--properties-file" in line and "prints_secret_hash.py" in line for line in command_lines)
+    assert canary not in log
+    assert not [line for line in command_lines if canary in line]

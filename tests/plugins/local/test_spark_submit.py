@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.local.spark_submit import build_local_submit
 
@@ -36,3 +38,15 @@ def test_task_conf_overrides_local_defaults():
         spec, spark_submit=Path("spark-submit"), master="local[1]", application_path=Path("report.py")
     )
     assert "spark.log.level=INFO" in argv and "spark.log.level=WARN" not in argv
+
+
+def test_secret_settings_go_to_the_properties_file_never_to_the_command_line():
+    spec = SparkJobSpec(application="report.py", name="r", conf={
+        "spark.hadoop.fs.s3a.secret.key": "s3cr3t-value", "spark.sql.shuffle.partitions": "8"})
+    argv = build_local_submit(spec, spark_submit=Path("spark-submit"), master="local[1]",
+                              application_path=Path("report.py"), properties_file=Path("/tmp/x/secret.properties"))
+    assert "s3cr3t-value" not in " ".join(argv)
+    assert argv[argv.index("--properties-file") + 1] == "/tmp/x/secret.properties"
+    assert "spark.sql.shuffle.partitions=8" in argv
+    with pytest.raises(ValueError, match="need a properties file"):
+        build_local_submit(spec, spark_submit=Path("spark-submit"), master="local[1]", application_path=Path("r.py"))
