@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from sparkplane.exceptions import JobDefinitionError
 
@@ -50,6 +50,11 @@ class SparkJobSpec:
             raise JobDefinitionError(
                 f"application={self.application!r} is not a Python file. Point it at a PySpark "
                 "job such as 'revenue_by_region.py' (relative to the jobs folder)."
+            )
+        if ".." in PurePosixPath(self.application).parts:
+            raise JobDefinitionError(
+                f"application={self.application!r} climbs out of its folder with '..'. Name a job file "
+                "under the jobs folder (for example 'reports/daily.py'), or write an absolute path in the DAG."
             )
         if not self.name.strip():
             raise JobDefinitionError("name is empty. Give the Spark application a name.")
@@ -91,6 +96,21 @@ def _check_strings(what: str, values: tuple[object, ...], example: str) -> None:
     if not_strings:
         raise JobDefinitionError(
             f"{what} must be strings, got {not_strings!r}. Quote them in the DAG, for example {example}."
+        )
+
+
+def check_application_origin(application: str, *, as_written: str) -> None:
+    """Refuse an absolute job path that a template produced: only the DAG's author may leave the jobs folder.
+
+    ``as_written`` is the operator's argument before rendering. A path rendered from a template
+    (``{{ params.job }}``, and so from a run's conf) stays inside the jobs folder; an absolute path
+    written literally in the DAG file is the author's explicit choice.
+    """
+    if PurePosixPath(application).is_absolute() and application != as_written:
+        raise JobDefinitionError(
+            f"application={application!r} is an absolute path that came from a template ({as_written!r}). "
+            "Rendered paths (from params or a run's conf) must name a job inside the jobs folder, such as "
+            "'revenue_by_region.py'; write an absolute path literally in the DAG if the job lives elsewhere."
         )
 
 

@@ -18,9 +18,10 @@ from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
 
 from sparkplane import settings
 from sparkplane.exceptions import JobDefinitionError
-from sparkplane.job_spec import SparkJobSpec, whole_number
+from sparkplane.job_spec import SparkJobSpec, check_application_origin, whole_number
 from sparkplane.kubernetes.driver_pod import KubernetesTarget
 from sparkplane.kubernetes.identity import DEFAULT_KEEP_FAILED_SECONDS, TaskTry
+from sparkplane.kubernetes.secret_refs import SecretReference
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts
 from sparkplane.local.launcher import LocalLauncher
 
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 class SparkJobOperator(BaseOperator):
     """Run a PySpark job from ``jobs/`` and stream its driver log into the task log.
 
-    :param application: the job's ``.py`` file, relative to the jobs folder or absolute. (templated)
+    :param application: the job's ``.py`` file, relative to the jobs folder, or an absolute path
+        written literally in the DAG (a path rendered from a template stays in the jobs folder). (templated)
     :param application_args: arguments passed to the job's ``main``. (templated)
     :param conf: Spark configuration, keys starting with ``spark.``. (templated)
     :param env: environment variables for the driver. (templated)
@@ -49,6 +51,9 @@ class SparkJobOperator(BaseOperator):
     :param pod_template: what to add to the driver and executor pods in Kubernetes mode: node
         selectors, tolerations, volumes and mounts, env, labels, sidecars; the platform's own
         fields win (see ``sparkplane.kubernetes.pod_templates``). (templated)
+    :param secrets: Kubernetes Secrets the driver and executors receive by reference, never by
+        value: ``SecretEnv``, ``SecretEnvFrom``, ``SecretVolume`` (``sparkplane.kubernetes.secret_refs``).
+        Kubernetes mode; a local run goes without them and says so.
     :param deferrable: release the worker slot while the driver runs (Kubernetes mode).
     :param timeouts: per-stage limits while following the driver (Kubernetes mode).
     :param delete_failed_driver: delete a failed driver at once instead of keeping it to inspect.
@@ -81,6 +86,7 @@ class SparkJobOperator(BaseOperator):
         namespace: str = settings.SPARK_NAMESPACE,
         image: str | None = settings.SPARK_IMAGE,
         pod_template: Mapping[str, Any] | None = None,
+        secrets: Sequence[SecretReference] = (),
         deferrable: bool = True,
         timeouts: FollowTimeouts | None = None,
         delete_failed_driver: bool = False,
@@ -90,6 +96,7 @@ class SparkJobOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.application = application
+        self._application_as_written = application
         self.application_args = list(application_args)
         self.conf = dict(conf or {})
         self.env = dict(env or {})
@@ -102,6 +109,7 @@ class SparkJobOperator(BaseOperator):
         self.namespace = namespace
         self.image = image
         self.pod_template = dict(pod_template or {})
+        self.secrets = list(secrets)
         self.deferrable = deferrable
         self.timeouts = timeouts or FollowTimeouts()
         self.delete_failed_driver = delete_failed_driver
@@ -112,6 +120,7 @@ class SparkJobOperator(BaseOperator):
 
     def build_spec(self) -> SparkJobSpec:
         """Return the validated job specification from the rendered arguments."""
+        check_application_origin(self.application, as_written=self._application_as_written)
         return SparkJobSpec(
             application=self.application,
             name=self.name or f"{self.dag_id}.{self.task_id}",
@@ -128,6 +137,8 @@ class SparkJobOperator(BaseOperator):
         spec = self.build_spec()
         if self.kubernetes_conn_id:
             return self._submit_to_kubernetes(spec, context)
+        for reference in self.secrets:
+            self.log.warning("Local mode has no Kubernetes Secrets: the job runs without %s", reference)
         self._local = LocalLauncher(log=self.log)
         return self._local.run(spec)
 
@@ -157,11 +168,12 @@ class SparkJobOperator(BaseOperator):
                 "No Spark image for Kubernetes mode. Build and push one with image/build, then set the "
                 "operator's image argument or the deployment setting SPARKPLANE_SPARK_IMAGE to what it printed."
             )
+        self.launcher.check_task(spec, pod_template=self.pod_template, secrets=self.secrets)
         task_try = TaskTry.of(context["ti"])
         self._driver = self.launcher.find_driver_to_follow(task_try) or self.launcher.create_driver(
             spec, task_try, KubernetesTarget(namespace=self.namespace, image=self.image),
-            pod_template=self.pod_template, keep_failed_seconds=int(self.keep_failed_driver.total_seconds()),
-            preflight=self.preflight,
+            pod_template=self.pod_template, secrets=self.secrets,
+            keep_failed_seconds=int(self.keep_failed_driver.total_seconds()), preflight=self.preflight,
         )  # fmt: skip
         trigger = SparkDriverTrigger(
             kubernetes_conn_id=self.kubernetes_conn_id, namespace=self.namespace, pod_name=self._driver,

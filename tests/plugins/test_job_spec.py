@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from sparkplane.exceptions import JobDefinitionError
-from sparkplane.job_spec import SparkJobSpec
+from sparkplane.job_spec import SparkJobSpec, check_application_origin
 
 
 def _spec(**overrides) -> SparkJobSpec:
@@ -38,3 +38,15 @@ def test_invalid_spec_names_the_field_and_the_fix(overrides, message):
     with pytest.raises(JobDefinitionError) as raised:
         _spec(**overrides)
     assert message in str(raised.value)
+
+
+def test_a_job_path_climbing_out_of_the_jobs_folder_is_refused():
+    with pytest.raises(JobDefinitionError, match=r"climbs out of its folder with '\.\.'"):
+        SparkJobSpec(application="../../etc/evil.py", name="x")
+
+
+def test_an_absolute_job_path_is_accepted_only_as_written_in_the_dag():
+    check_application_origin("/opt/jobs/report.py", as_written="/opt/jobs/report.py")
+    check_application_origin("reports/daily.py", as_written="{{ params.job }}")
+    with pytest.raises(JobDefinitionError, match="absolute path that came from a template"):
+        check_application_origin("/tmp/evil.py", as_written="{{ params.job }}")

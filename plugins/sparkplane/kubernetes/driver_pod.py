@@ -6,7 +6,7 @@ runs Spark's driver in client mode, and the driver pod owns every executor of th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -28,6 +28,7 @@ from sparkplane.kubernetes.pod_templates import (
     restricted_container_security,
     restricted_pod_security,
 )
+from sparkplane.kubernetes.secret_refs import SecretReference, secret_pod_template
 
 #: Memory Kubernetes must grant beyond the JVM heap: Spark's own default for PySpark pods
 #: (spark.kubernetes.memoryOverheadFactor 0.4 for non-JVM jobs, at least 384 MiB).
@@ -76,7 +77,9 @@ def build_driver_conf(
     *,
     executor_template_file: str = IMAGE_EXECUTOR_POD_TEMPLATE,
 ) -> dict[str, str]:
-    """Return the Spark settings of a driver running in a pod; the task's own conf wins.
+    """Return the Spark settings of a driver running in a pod; the task's own conf wins where it may.
+
+    The settings the platform owns are refused before this (``task_policy.reserved_conf_problems``).
 
     Inside the pod the image's entrypoint runs Spark's driver in client mode, which is Spark's
     documented way to run a driver in a pod: with ``spark.kubernetes.driver.pod.name`` set, every
@@ -127,6 +130,7 @@ def build_driver_pod(
     *,
     keep_failed_seconds: int = DEFAULT_KEEP_FAILED_SECONDS,
     pod_template: Mapping[str, Any] | None = None,
+    secrets: Sequence[SecretReference] = (),
 ) -> dict[str, Any]:
     """Return the driver pod manifest for one try of a task.
 
@@ -138,7 +142,9 @@ def build_driver_pod(
     :param keep_failed_seconds: how long a failed driver stays to be inspected (an annotation
         the pod sweep honours).
     :param pod_template: what the task adds to its driver and executor pods (see pod_templates).
+    :param secrets: Kubernetes Secrets the driver and executors receive by reference (see secret_refs).
     """
+    pod_template = secret_pod_template(secrets, pod_template)
     executor_template_file = EXECUTOR_TEMPLATE_FILE if pod_template else IMAGE_EXECUTOR_POD_TEMPLATE
     conf = build_driver_conf(spec, task_try, target, executor_template_file=executor_template_file)
     args = ["driver", "--name", spec.name]

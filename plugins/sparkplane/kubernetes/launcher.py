@@ -29,9 +29,15 @@ from sparkplane.kubernetes.pod_diagnosis import describe_failed_container, faile
 from sparkplane.kubernetes.pod_templates import check_pod_template
 from sparkplane.kubernetes.preflight import run_preflight
 from sparkplane.kubernetes.reattach import driver_to_follow, try_number_of
+from sparkplane.kubernetes.secret_refs import SecretReference, check_secret_references
+from sparkplane.kubernetes.task_policy import (
+    reserved_conf_problems,
+    reserved_pod_template_problems,
+    secret_value_problems,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from kubernetes.client import V1Pod
 
@@ -80,6 +86,29 @@ class DriverLauncher:
         )  # fmt: skip
         return driver.metadata.name
 
+    def check_task(self, spec: SparkJobSpec, *, pod_template: Mapping[str, Any], secrets: Sequence[object]) -> None:
+        """Refuse, before anything is created, what a task may not ask of Kubernetes mode (see task_policy)."""
+        if problems := check_pod_template(pod_template):
+            raise JobDefinitionError(
+                f"pod_template cannot be used: {'; '.join(problems)}. Pass a partial pod manifest, for "
+                "example {'spec': {'nodeSelector': {'disk': 'ssd'}}}."
+            )
+        if problems := check_secret_references(secrets, env_names=list(spec.env)):
+            raise JobDefinitionError(f"secrets cannot be used: {'; '.join(problems)}.")
+        if problems := reserved_conf_problems(spec.conf) + reserved_pod_template_problems(pod_template):
+            raise JobDefinitionError(
+                f"The task sets what the platform owns in Kubernetes mode: {'; '.join(problems)}. "
+                "Remove those settings from the task."
+            )
+        if problems := secret_value_problems(spec):
+            raise JobDefinitionError(
+                f"Secrets would be written into the driver pod's spec in plain text: {'; '.join(problems)}. "
+                f"Anyone who may read pods in namespace {self.namespace} could read them. Put the value in a "
+                "Kubernetes Secret there and pass it by reference, e.g. secrets=[SecretEnv(name='DB_PASSWORD', "
+                "secret='warehouse', key='password')] (an environment variable of the driver and executors) "
+                "or SecretVolume(secret='warehouse', mount_path='/etc/secrets/warehouse'), and read it in the job."
+            )
+
     def create_driver(
         self,
         spec: SparkJobSpec,
@@ -87,20 +116,17 @@ class DriverLauncher:
         target: KubernetesTarget,
         *,
         pod_template: Mapping[str, Any],
+        secrets: Sequence[SecretReference] = (),
         keep_failed_seconds: int,
         preflight: bool,
     ) -> str:
-        """Check, then create this try's driver pod; return its name."""
-        if problems := check_pod_template(pod_template):
-            raise JobDefinitionError(
-                f"pod_template cannot be used: {'; '.join(problems)}. Pass a partial pod manifest, for "
-                "example {'spec': {'nodeSelector': {'disk': 'ssd'}}}."
-            )
+        """Create this try's driver pod (after ``check_task`` and the preflight); return its name."""
         if preflight:
             self._preflight(spec, target)
         manifest = build_driver_pod(
-            spec, task_try, target, keep_failed_seconds=keep_failed_seconds, pod_template=pod_template or None
-        )
+            spec, task_try, target, keep_failed_seconds=keep_failed_seconds, pod_template=pod_template or None,
+            secrets=secrets,
+        )  # fmt: skip
         name = manifest["metadata"]["name"]
         try:
             self.hook.create_pod(manifest)

@@ -6,10 +6,12 @@ SPARKPLANE_SPARK_IMAGE, with one thing wrong.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 from airflow.sdk import DAG
 from sparkplane import settings
+from sparkplane.kubernetes.secret_refs import SecretEnv, SecretEnvFrom, SecretVolume
 from sparkplane.operators import SparkJobOperator
 
 SMALL = {
@@ -22,6 +24,10 @@ SMALL = {
     },
 }
 REGISTRY = (settings.SPARK_IMAGE or "127.0.0.1:5000/").split("/")[0]
+#: tests/kubernetes/test_spark_operator_secrets.py: a value that must never appear in plain text,
+#: and the Secret (keys "password" and "token") and Connection that hold it.
+CANARY = os.environ.get("SPARKPLANE_TEST_CANARY", "canary-unset")
+CANARY_SECRET = "sparkplane-test-canary"
 
 CASES = {
     # The job reads a folder that does not exist: a Python exception in the driver.
@@ -44,6 +50,32 @@ CASES = {
         "application": "spark_smoke_test.py",
         "pod_template": {"spec": {"volumes": [{"name": "host", "hostPath": {"path": "/etc"}}]}},
     },
+    # Secrets by reference: an env var from one key, every key with a prefix, a mounted volume.
+    "secrets": {
+        "application": "spark_smoke_test.py",
+        "application_args": ["--lines", "1", "--expect-env", "CANARY_PASSWORD", "--expect-env", "CANARY_FROM_token",
+                             "--expect-file", "/etc/secrets/canary/password"],
+        "secrets": [SecretEnv(name="CANARY_PASSWORD", secret=CANARY_SECRET, key="password"),
+                    SecretEnvFrom(secret=CANARY_SECRET, prefix="CANARY_FROM_"),
+                    SecretVolume(secret=CANARY_SECRET, mount_path="/etc/secrets/canary")],
+    },
+    # A secret Spark setting given by value: refused, it would be written into the pod spec.
+    "secret_conf": {
+        "application": "spark_smoke_test.py",
+        "conf": {**SMALL["conf"], "spark.hadoop.fs.s3a.secret.key": CANARY},
+    },
+    # A job argument taken from a Connection's password: refused for the same reason.
+    "connection_argument": {
+        "application": "spark_smoke_test.py",
+        "application_args": ["--expect-env", "{{ conn.sparkplane_canary.password }}"],
+    },
+    # A setting the platform owns.
+    "reserved_conf": {
+        "application": "spark_smoke_test.py",
+        "conf": {**SMALL["conf"], "spark.kubernetes.authenticate.executor.serviceAccountName": "spark-sa"},
+    },
+    # A job path rendered from the run's conf that leaves the jobs folder.
+    "escaping_application": {"application": "{{ dag_run.conf.get('job', 'spark_smoke_test.py') }}"},
 }
 
 #: What tests/kubernetes/test_spark_operator_pod_template.py adds to the driver and executor pods.
