@@ -56,6 +56,20 @@ class PodRejected(AirflowFailException):
         )
 
 
+class ForeignDriverPod(AirflowException):
+    """A pod holds this try's driver name but the platform did not create it; the next try uses a new name."""
+
+    def __init__(self, name: str, namespace: str) -> None:
+        super().__init__(
+            f"Pod {namespace}/{name} has this try's driver name but not this platform's signature: someone "
+            "else created it, so it is not followed and its result is not trusted.\n"
+            f"Fix: the retry submits a driver of its own. Find who created the pod (the API server's audit "
+            f"log), then delete it: kubectl delete pod -n {namespace} {name}"
+        )
+        self.name = name
+        self.namespace = namespace
+
+
 class PodAlreadyExists(AirflowException):
     """A pod of that name exists: for a driver, this try was already submitted."""
 

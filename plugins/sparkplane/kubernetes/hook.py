@@ -62,6 +62,14 @@ class SparkKubernetesHook:
                 return None
             raise _translate(error, action=f"get pods in namespace {namespace!r}") from error
 
+    def annotate_pod(self, name: str, namespace: str, annotations: dict[str, str], *, uid: str) -> None:
+        """Add annotations to the pod with exactly this uid (a pod re-created under the name is refused)."""
+        body = {"metadata": {"uid": uid, "annotations": annotations}}
+        try:
+            self.core_v1.patch_namespaced_pod(name=name, namespace=namespace, body=body)
+        except ApiException as error:
+            raise _translate(error, action=f"patch pods in namespace {namespace!r}") from error
+
     def list_pods(self, namespace: str, label_selector: str) -> list[V1Pod]:
         """Return the pods matching ``label_selector``."""
         try:

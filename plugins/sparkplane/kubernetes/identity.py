@@ -66,6 +66,8 @@ KEEP_FAILED_ANNOTATION = LABEL_PREFIX + "keep-failed-seconds"
 DEFAULT_KEEP_FAILED_SECONDS = 86400
 #: How far the driver's log has been passed on to the task log, and for which try.
 LOG_CHECKPOINT_ANNOTATION = LABEL_PREFIX + "log-checkpoint"
+#: Proof that the platform created a driver: an HMAC over its uid and keys (driver_signature).
+SIGNATURE_ANNOTATION = LABEL_PREFIX + "signature"
 #: The executors' merged pod template (JSON, which is YAML), mounted into the driver.
 EXECUTOR_TEMPLATE_ANNOTATION = LABEL_PREFIX + "executor-pod-template"
 

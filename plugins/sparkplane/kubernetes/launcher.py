@@ -9,19 +9,23 @@ job's own failure, from its log) and ``pod_diagnosis`` (what Kubernetes did to t
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparkplane import settings
 from sparkplane.diagnosis import SIGKILL_EXIT_CODE, Diagnosis, explain_failure
-from sparkplane.exceptions import JobDefinitionError, PodAlreadyExists, SparkJobFailed
+from sparkplane.exceptions import ForeignDriverPod, JobDefinitionError, PodAlreadyExists, SparkJobFailed
 from sparkplane.kubernetes import pod_status
 from sparkplane.kubernetes.driver_pod import KubernetesTarget, build_driver_pod
+from sparkplane.kubernetes.driver_signature import is_signed_by, load_signing_key, signature_of
 from sparkplane.kubernetes.identity import (
     APPLICATION_ID_LABEL,
     DRIVER_CONTAINER_NAME,
     EXECUTOR_CONTAINER_NAME,
+    SIGNATURE_ANNOTATION,
     TaskTry,
     executor_selector,
 )
@@ -46,6 +50,8 @@ if TYPE_CHECKING:
 
 #: Driver log lines read back to explain a failed driver.
 FAILURE_LOG_LINES = 200
+#: How long a driver of this try, created by another worker, may take to be signed.
+SIGNATURE_WAIT_SECONDS = 10
 #: Last lines of each failed executor's log shown in the digest.
 EXECUTOR_DIGEST_LOG_LINES = 15
 
@@ -66,17 +72,38 @@ class DriverLauncher:
         namespace: str,
         log: logging.Logger | logging.LoggerAdapter,
         jobs_root: Path = settings.JOBS_ROOT,
+        signing_key: bytes | None = None,
     ) -> None:
         self.hook = hook
         self.namespace = namespace
         self.log = log
         self.jobs_root = jobs_root
+        self._signing_key = signing_key
+
+    @cached_property
+    def signing_key(self) -> bytes:
+        """Return the key drivers are signed with (the Airflow Variable's, unless one was given)."""
+        return self._signing_key or load_signing_key()
 
     # --- before the deferral ----------------------------------------------------------------
 
     def find_driver_to_follow(self, task_try: TaskTry) -> str | None:
-        """Return the name of a driver this try should follow instead of submitting (see reattach)."""
-        driver = driver_to_follow(self.hook.list_pods(self.namespace, task_try.drivers_selector()), task_try)
+        """Return the name of a driver this try should follow instead of submitting (see reattach).
+
+        Only drivers this platform signed are candidates: labels can be written by anyone who may
+        create pods in the namespace.
+        """
+        signed = []
+        for pod in self.hook.list_pods(self.namespace, task_try.drivers_selector()):
+            if is_signed_by(pod, self.signing_key):
+                signed.append(pod)
+            else:
+                self.log.warning(
+                    "Pod %s/%s carries this task's driver labels but not this platform's signature: not "
+                    "following it (it was created by someone else, or by another Airflow)",
+                    self.namespace, pod.metadata.name,
+                )  # fmt: skip
+        driver = driver_to_follow(signed, task_try)
         if driver is None:
             return None
         self.log.info(
@@ -129,12 +156,28 @@ class DriverLauncher:
         )  # fmt: skip
         name = manifest["metadata"]["name"]
         try:
-            self.hook.create_pod(manifest)
-            self.log.info("Created driver pod %s/%s running %s", self.namespace, name, spec.application)
+            created = self.hook.create_pod(manifest)
         except PodAlreadyExists:
-            # Created between the lookup and now by another worker of this very try.
+            # Another worker of this very try created it between the lookup and now, and signs it
+            # right after; or someone else took the name.
+            self._wait_for_signature(name)
             self.log.info("Driver pod %s/%s of this try exists already; following it", self.namespace, name)
+            return name
+        self.hook.annotate_pod(
+            name, self.namespace, {SIGNATURE_ANNOTATION: signature_of(created, self.signing_key)}, uid=created.metadata.uid
+        )
+        self.log.info("Created driver pod %s/%s running %s", self.namespace, name, spec.application)
         return name
+
+    def _wait_for_signature(self, name: str) -> None:
+        deadline = time.monotonic() + SIGNATURE_WAIT_SECONDS
+        while True:
+            pod = self.hook.read_pod(name, self.namespace)
+            if pod is not None and is_signed_by(pod, self.signing_key):
+                return
+            if time.monotonic() >= deadline:
+                raise ForeignDriverPod(name, self.namespace)
+            time.sleep(1)
 
     def _preflight(self, spec: SparkJobSpec, target: KubernetesTarget) -> None:
         def is_allowed(verb: str, resource: str) -> bool:
