@@ -8,9 +8,9 @@ Two kinds are deleted (each with its executors, Services and ConfigMaps, which t
   them any more (a worker and triggerer that both died, a task marked failed while the triggerer
   was down).
 
-Only pods labelled `app.kubernetes.io/managed-by=sparkplane` and `spark-role=driver` are looked
-at. A driver whose task instance this Airflow does not know is kept and reported: another Airflow
-may own it. The task log has one line per driver saying what was done and why; trigger with
+Only pods labelled `app.kubernetes.io/managed-by=sparkplane`, `spark-role=driver` and this
+Airflow's `sparkplane.dev/deployment` are looked at: another Airflow sharing the namespace sweeps
+its own. A driver whose task instance this Airflow does not know is kept and reported. The task log has one line per driver saying what was done and why; trigger with
 `dry_run` to see that without deleting anything.
 """
 
@@ -40,6 +40,7 @@ with DAG(
 
         from airflow.sdk.exceptions import AirflowSkipException
         from sparkplane import settings
+        from sparkplane.deployment import deployment_id
         from sparkplane.kubernetes.hook import SparkKubernetesHook
         from sparkplane.kubernetes.sweep import sweep_drivers
 
@@ -51,7 +52,8 @@ with DAG(
         return sweep_drivers(
             SparkKubernetesHook(settings.KUBERNETES_CONN_ID),
             settings.SPARK_NAMESPACE,
-            lambda dag_id, run_ids: ti.get_task_states(dag_id=dag_id, run_ids=run_ids),
+            lambda dag_id, run_ids, map_index: ti.get_task_states(dag_id=dag_id, run_ids=run_ids, map_index=map_index),
+            deployment=deployment_id(),
             now=datetime.now(timezone.utc),
             dry_run=bool(params["dry_run"]),
         )

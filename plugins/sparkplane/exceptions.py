@@ -70,6 +70,15 @@ class ForeignDriverPod(AirflowException):
         self.namespace = namespace
 
 
+class PodChanged(AirflowException):
+    """A pod was re-created or changed after it was judged; it was not deleted."""
+
+    def __init__(self, name: str, namespace: str) -> None:
+        super().__init__(f"pod {namespace}/{name} changed since it was judged; not deleted")
+        self.name = name
+        self.namespace = namespace
+
+
 class PodAlreadyExists(AirflowException):
     """A pod of that name exists: for a driver, this try was already submitted."""
 

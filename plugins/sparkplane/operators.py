@@ -17,6 +17,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
 
 from sparkplane import settings
+from sparkplane.deployment import deployment_id
 from sparkplane.exceptions import JobDefinitionError
 from sparkplane.job_spec import SparkJobSpec, check_application_origin, whole_number
 from sparkplane.kubernetes.driver_pod import KubernetesTarget
@@ -169,7 +170,7 @@ class SparkJobOperator(BaseOperator):
                 "operator's image argument or the deployment setting SPARKPLANE_SPARK_IMAGE to what it printed."
             )
         self.launcher.check_task(spec, pod_template=self.pod_template, secrets=self.secrets)
-        task_try = TaskTry.of(context["ti"])
+        task_try = self._task_try(context)
         self._driver = self.launcher.find_driver_to_follow(task_try) or self.launcher.create_driver(
             spec, task_try, KubernetesTarget(namespace=self.namespace, image=self.image),
             pod_template=self.pod_template, secrets=self.secrets,
@@ -183,6 +184,10 @@ class SparkJobOperator(BaseOperator):
             self.defer(trigger=trigger, method_name="execute_complete", timeout=self._time_left(context))
         return self.execute_complete(context, run_until_first_event(trigger))
 
+    @staticmethod
+    def _task_try(context: Context) -> TaskTry:
+        return TaskTry.of(context["ti"], context["dag_run"], deployment=deployment_id())
+
     def _time_left(self, context: Context) -> timedelta | None:
         """Return what is left of execution_timeout: Airflow does not apply it to a deferral itself."""
         if self.execution_timeout is None:
@@ -195,7 +200,7 @@ class SparkJobOperator(BaseOperator):
         if next_method == TRIGGER_FAIL_REPR and self.kubernetes_conn_id:
             # execution_timeout of a deferred task ends its trigger without on_kill: the driver
             # would run on unwatched. Delete it (its executors go with it) before failing.
-            self.launcher.delete_unfinished_drivers(TaskTry.of(context["ti"]))
+            self.launcher.delete_unfinished_drivers(self._task_try(context))
         return super().resume_execution(next_method, next_kwargs, context)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:

@@ -40,3 +40,9 @@ SPARK_IMAGE = os.environ.get("SPARKPLANE_SPARK_IMAGE") or None
 #: Base URL of the Spark history server, if the deployment runs one; the task's XCom and log
 #: then link to the job's page there (``<url>/history/<application id>``).
 SPARK_HISTORY_URL = (os.environ.get("SPARKPLANE_SPARK_HISTORY_URL") or "").rstrip("/") or None
+
+#: Which Airflow this is, in every driver's labels, keys and name, so that two Airflows sharing a
+#: namespace (staging and production) never follow, report on or sweep each other's drivers.
+#: Lowercase letters, digits and dashes, at most 20. Unset: an id made once and kept in the
+#: Airflow Variable ``sparkplane_deployment_id`` (see ``sparkplane.deployment``).
+DEPLOYMENT_ID = os.environ.get("SPARKPLANE_DEPLOYMENT_ID") or None

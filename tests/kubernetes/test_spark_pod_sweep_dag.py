@@ -4,8 +4,9 @@ Driver pods are created on simulated nodes (KWOK takes them to Running; a status
 kubelet would write it, makes some of them Failed two hours ago), labelled exactly as the
 operator labels its drivers. The sweep must delete the failed driver past its keep time and the
 running driver whose task instance has finished, and leave alone the failed driver still within
-its keep time, the driver of a task this Airflow does not know, and a pod that is not the
-platform's.
+its keep time, the driver of a task this Airflow does not know, a pod that is not the platform's,
+and the drivers of another Airflow deployment sharing the namespace (one of them for the very
+same DAG, task and run id as the orphan, one past its keep time): those it does not even list.
 """
 
 from __future__ import annotations
@@ -76,7 +77,11 @@ def _finished_run_id(airflow_home: Path) -> str:
     return run_id
 
 
-def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_cluster, airflow_connection, tmp_path):
+def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_cluster, airflow_connection, tmp_path,
+                                                                         monkeypatch):
+    tag = uuid.uuid4().hex[:6]
+    ours, theirs = f"sweep-{tag}", f"other-{tag}"
+    monkeypatch.setenv("SPARKPLANE_DEPLOYMENT_ID", ours)
     dags, home = tmp_path / "dags", tmp_path / "airflow"
     dags.mkdir()
     (dags / SWEEP_DAG.name).symlink_to(SWEEP_DAG)
@@ -87,13 +92,15 @@ def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_c
 
     core = client.CoreV1Api(local_cluster.api_client())
     node = simulated_node(core)
-    tag = uuid.uuid4().hex[:6]
     pods = {
-        "orphan": _driver(TaskTry("sweep_target", "finished", finished_run_id, try_number=1), node),
-        "unknown": _driver(TaskTry(f"elsewhere_{tag}", "job", "manual__1", try_number=1), node),
-        "expired": _driver(TaskTry(f"failed_{tag}", "job", "manual__1", try_number=1), node, keep_failed_seconds=3600),
-        "kept": _driver(TaskTry(f"failed_{tag}", "job", "manual__2", try_number=1), node),
+        "orphan": _driver(TaskTry("sweep_target", "finished", finished_run_id, 1, deployment=ours), node),
+        "unknown": _driver(TaskTry(f"elsewhere_{tag}", "job", "manual__1", 1, deployment=ours), node),
+        "expired": _driver(TaskTry(f"failed_{tag}", "job", "manual__1", 1, deployment=ours), node, keep_failed_seconds=3600),
+        "kept": _driver(TaskTry(f"failed_{tag}", "job", "manual__2", 1, deployment=ours), node),
         "not_ours": _not_ours(f"not-the-platforms-{tag}", node),
+        "other_deployment_same_task": _driver(TaskTry("sweep_target", "finished", finished_run_id, 1, deployment=theirs), node),
+        "other_deployment_expired": _driver(TaskTry(f"failed_{tag}", "job", "manual__1", 1, deployment=theirs), node,
+                                            keep_failed_seconds=3600),
     }
     names = {role: pod["metadata"]["name"] for role, pod in pods.items()}
     try:
@@ -102,7 +109,7 @@ def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_c
         wait_for(lambda: _phases(core, names.values()), lambda phases: all(p == "Running" for p in phases.values()),
                  timeout_seconds=60, what="the pods to run")
         two_hours_ago = datetime.now(timezone.utc) - timedelta(hours=2)
-        for role in ("expired", "kept", "not_ours"):
+        for role in ("expired", "kept", "not_ours", "other_deployment_expired"):
             _mark_failed(core, names[role], two_hours_ago)
 
         dry = run_dag("spark_pod_sweep", {"dry_run": True}, connection=airflow_connection, airflow_home=home, dags_folder=dags)
@@ -122,6 +129,8 @@ def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_c
         assert re.search(rf"Keeping spark/{names['kept']}: Failed 2h ago; kept 2[12]h( 59m)? more", log), log[-5000:]
         assert f"Keeping spark/{names['unknown']}: Running; task elsewhere_{tag}.job of run manual__1 is not in this Airflow" in log
         assert names["not_ours"] not in log
+        assert names["other_deployment_same_task"] not in log and names["other_deployment_expired"] not in log
+        assert "Deleted 2 of 4 driver pod(s) in namespace spark; kept 2" in log
 
         wait_for(lambda: _phases(core, [names["orphan"], names["expired"]]),
                  lambda phases: all(p is None for p in phases.values()), timeout_seconds=60,
@@ -129,6 +138,8 @@ def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_c
         assert _phase(core, names["kept"]) == "Failed"
         assert _phase(core, names["unknown"]) == "Running"
         assert _phase(core, names["not_ours"]) == "Failed"
+        assert _phase(core, names["other_deployment_same_task"]) == "Running"
+        assert _phase(core, names["other_deployment_expired"]) == "Failed"
     finally:
         for name in names.values():
             try:

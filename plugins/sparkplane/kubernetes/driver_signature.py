@@ -25,6 +25,7 @@ import hmac
 import secrets
 from typing import TYPE_CHECKING
 
+from sparkplane.deployment import variable_made_once
 from sparkplane.kubernetes.identity import INSTANCE_KEY_LABEL, SIGNATURE_ANNOTATION, TRY_KEY_LABEL
 
 if TYPE_CHECKING:
@@ -64,16 +65,11 @@ def is_signed_by(pod: V1Pod, key: bytes) -> bool:
 def load_signing_key() -> bytes:
     """Return the deployment's signing key from its Airflow Variable, creating it on first use.
 
-    Two first tasks racing may both create it; each reads back what is stored, so at worst the
-    loser's one driver is unsigned for the winner's key and its retry submits again.
+    Two first tasks racing may both create it; at worst the loser's one driver is signed with a
+    key that is not kept, and its retry submits again.
     """
-    from airflow.sdk import Variable
-
-    stored = Variable.get(SIGNING_KEY_VARIABLE, default=None)
-    if not stored:
-        Variable.set(SIGNING_KEY_VARIABLE, secrets.token_hex(_KEY_BYTES), description=(
-            "Signs the Spark driver pods this Airflow creates, so a retry follows only those. "
-            "Deleting it makes running drivers unfollowable: their retries run the job again."
-        ))  # fmt: skip
-        stored = Variable.get(SIGNING_KEY_VARIABLE)
-    return bytes.fromhex(stored)
+    return bytes.fromhex(variable_made_once(
+        SIGNING_KEY_VARIABLE, lambda: secrets.token_hex(_KEY_BYTES),
+        description="Signs the Spark driver pods this Airflow creates, so a retry follows only those. "
+        "Deleting it makes running drivers unfollowable: their retries run the job again.",
+    ))  # fmt: skip

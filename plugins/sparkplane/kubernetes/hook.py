@@ -15,7 +15,7 @@ from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from sparkplane.exceptions import KubernetesPermissionDenied, PodAlreadyExists, PodRejected
+from sparkplane.exceptions import KubernetesPermissionDenied, PodAlreadyExists, PodChanged, PodRejected
 from sparkplane.kubernetes.api_errors import HTTP_BAD_REQUEST, HTTP_CONFLICT, HTTP_FORBIDDEN, HTTP_NOT_FOUND
 
 if TYPE_CHECKING:
@@ -77,17 +77,31 @@ class SparkKubernetesHook:
         except ApiException as error:
             raise _translate(error, action=f"list pods in namespace {namespace!r}") from error
 
-    def delete_pod(self, name: str, namespace: str, *, grace_period_seconds: int | None = None) -> bool:
-        """Delete the pod and, through owner references, what it owns; return False if it was gone."""
+    def delete_pod(
+        self,
+        name: str,
+        namespace: str,
+        *,
+        grace_period_seconds: int | None = None,
+        uid: str | None = None,
+        resource_version: str | None = None,
+    ) -> bool:
+        """Delete the pod and, through owner references, what it owns; return False if it was gone.
+
+        With ``uid`` (and ``resource_version``) only that very pod, unchanged since it was read, is
+        deleted; otherwise ``PodChanged`` is raised and nothing is deleted.
+        """
+        preconditions = client.V1Preconditions(uid=uid, resource_version=resource_version) if uid else None
+        options = client.V1DeleteOptions(
+            grace_period_seconds=grace_period_seconds, propagation_policy="Background", preconditions=preconditions
+        )
         try:
-            self.core_v1.delete_namespaced_pod(
-                name=name,
-                namespace=namespace,
-                body=client.V1DeleteOptions(grace_period_seconds=grace_period_seconds, propagation_policy="Background"),
-            )
+            self.core_v1.delete_namespaced_pod(name=name, namespace=namespace, body=options)
         except ApiException as error:
             if error.status == HTTP_NOT_FOUND:
                 return False
+            if error.status == HTTP_CONFLICT and preconditions is not None:
+                raise PodChanged(name, namespace) from error
             raise _translate(error, action=f"delete pods in namespace {namespace!r}") from error
         return True
 

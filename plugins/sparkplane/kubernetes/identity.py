@@ -46,6 +46,8 @@ MAP_INDEX_LABEL = LABEL_PREFIX + "map-index"
 TRY_KEY_LABEL = LABEL_PREFIX + "try-key"
 #: The same for every try of one task instance: how a retry finds a driver an earlier try left running.
 INSTANCE_KEY_LABEL = LABEL_PREFIX + "instance-key"
+#: Which Airflow made the pod (``sparkplane.deployment``): each one sweeps only its own.
+DEPLOYMENT_LABEL = LABEL_PREFIX + "deployment"
 #: map-index label value of a task that is not mapped.
 UNMAPPED = "none"
 #: Label Spark puts on its pods (``driver`` or ``executor``); we put it on the driver we create too.
@@ -76,6 +78,11 @@ EXECUTOR_TEMPLATE_ANNOTATION = LABEL_PREFIX + "executor-pod-template"
 DRIVER_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{SPARK_ROLE_LABEL}=driver"
 
 
+def deployment_drivers_selector(deployment: str) -> str:
+    """Return the label selector of every driver one deployment (one Airflow) created."""
+    return f"{DRIVER_SELECTOR},{DEPLOYMENT_LABEL}={deployment}"
+
+
 def executor_selector(application_id: str) -> str:
     """Return the label selector of one Spark application's executors."""
     return f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{APPLICATION_ID_LABEL}={application_id},{SPARK_ROLE_LABEL}=executor"
@@ -96,6 +103,11 @@ class TaskTry:
     :param run_id: the DAG run's id.
     :param try_number: the try, starting at 1.
     :param map_index: the index of a mapped task, -1 when not mapped.
+    :param deployment: the Airflow deployment's id (``sparkplane.deployment``): two Airflows
+        sharing a namespace never share a driver.
+    :param run_started: when the DAG run started (ISO 8601). A run deleted and created again
+        under the same run id starts anew, so its tasks never follow the old run's drivers; the
+        Task SDK's DagRun has no database id, and its ``start_date`` is the field that changes.
     """
 
     dag_id: str
@@ -103,23 +115,27 @@ class TaskTry:
     run_id: str
     try_number: int
     map_index: int = -1
+    deployment: str = ""
+    run_started: str = ""
 
     @classmethod
-    def of(cls, task_instance: Any) -> TaskTry:
-        """Return the try an Airflow task instance (the context's ``ti``) is running."""
+    def of(cls, task_instance: Any, dag_run: Any, *, deployment: str) -> TaskTry:
+        """Return the try an Airflow task instance (the context's ``ti`` and ``dag_run``) is running."""
         ti = task_instance
         map_index = ti.map_index if ti.map_index is not None else -1
-        return cls(dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id, try_number=ti.try_number, map_index=map_index)
+        started = dag_run.start_date.isoformat() if getattr(dag_run, "start_date", None) else ""
+        return cls(dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id, try_number=ti.try_number, map_index=map_index,
+                   deployment=deployment, run_started=started)  # fmt: skip
 
     @property
     def instance_key(self) -> str:
         """Return a short hash identifying the task instance, whatever the try."""
-        return _short_hash(self.dag_id, self.task_id, self.run_id, str(self.map_index))
+        return _short_hash(self.deployment, self.dag_id, self.task_id, self.run_id, self.run_started, str(self.map_index))
 
     @property
     def key(self) -> str:
         """Return a short hash identifying exactly this try."""
-        return _short_hash(self.dag_id, self.task_id, self.run_id, str(self.map_index), str(self.try_number))
+        return _short_hash(self.instance_key, str(self.try_number))
 
     def labels(self) -> dict[str, str]:
         """Return the labels every object of this try carries."""
@@ -133,6 +149,7 @@ class TaskTry:
             MAP_INDEX_LABEL: str(self.map_index) if self.map_index >= 0 else UNMAPPED,
             TRY_KEY_LABEL: self.key,
             INSTANCE_KEY_LABEL: self.instance_key,
+            DEPLOYMENT_LABEL: self.deployment,
         }
 
     def annotations(self) -> dict[str, str]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparkplane import settings
 from sparkplane.diagnosis import SIGKILL_EXIT_CODE, Diagnosis, explain_failure
-from sparkplane.exceptions import ForeignDriverPod, JobDefinitionError, PodAlreadyExists, SparkJobFailed
+from sparkplane.exceptions import ForeignDriverPod, JobDefinitionError, PodAlreadyExists, PodChanged, SparkJobFailed
 from sparkplane.kubernetes import pod_status
 from sparkplane.kubernetes.driver_pod import KubernetesTarget, build_driver_pod
 from sparkplane.kubernetes.driver_signature import is_signed_by, load_signing_key, signature_of
@@ -197,9 +197,13 @@ class DriverLauncher:
 
     # --- when the task stops or the deferral ends ------------------------------------------------
 
-    def delete_driver(self, name: str) -> None:
-        """Delete a driver pod; its executors, Services and ConfigMaps go with it."""
-        self.hook.delete_pod(name, self.namespace)
+    def delete_driver(self, name: str, *, uid: str | None = None) -> None:
+        """Delete a driver pod (only the one with ``uid``, when given); what it owns goes with it."""
+        try:
+            self.hook.delete_pod(name, self.namespace, uid=uid)
+        except PodChanged:
+            self.log.warning("Driver pod %s/%s was replaced by another pod of that name; not deleting that one",
+                             self.namespace, name)  # fmt: skip
 
     def delete_unfinished_drivers(self, task_try: TaskTry) -> None:
         """Delete the task instance's drivers that have not failed: nothing follows them any more."""
@@ -207,7 +211,7 @@ class DriverLauncher:
             if pod_status.phase(driver) != pod_status.POD_FAILED:
                 self.log.info("Deferral ended without a result: deleting driver pod %s/%s and its executors",
                               self.namespace, driver.metadata.name)  # fmt: skip
-                self.delete_driver(driver.metadata.name)
+                self.delete_driver(driver.metadata.name, uid=driver.metadata.uid)
 
     def finish(
         self,
@@ -245,8 +249,9 @@ class DriverLauncher:
         result["failed_executors"] = self.log_failed_executors(app_id, namespace) if app_id else []
         if result["spark_history"]:
             self.log.info("Spark history: %s", result["spark_history"])
+        uid = pod.metadata.uid if pod is not None else None
         if status == "success":
-            self.hook.delete_pod(name, namespace)
+            self.delete_driver(name, uid=uid)
             return result
         diagnosis = self.diagnose(event, application=application)
         self.log.error("Cause: %s", diagnosis.cause)
@@ -261,7 +266,7 @@ class DriverLauncher:
         # keeping it would only hold its resource requests (or retry a pull) until swept.
         elif delete_failed_driver or status == "timeout" or not event.get("container_started", True):
             self.log.info("Deleting driver pod %s/%s (its executors go with it)", namespace, name)
-            self.hook.delete_pod(name, namespace)
+            self.delete_driver(name, uid=uid)
         else:
             self.log.info(
                 "The failed driver pod is kept to inspect (annotated to keep %s):\n  kubectl -n %s describe pod %s\n"

@@ -13,16 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sparkplane.exceptions import PodChanged
 from sparkplane.kubernetes import pod_status
 from sparkplane.kubernetes.identity import (
     DAG_ID_ANNOTATION,
     DEFAULT_KEEP_FAILED_SECONDS,
     DRIVER_CONTAINER_NAME,
-    DRIVER_SELECTOR,
     KEEP_FAILED_ANNOTATION,
     MAP_INDEX_LABEL,
     RUN_ID_ANNOTATION,
     TASK_ID_ANNOTATION,
+    deployment_drivers_selector,
 )
 
 if TYPE_CHECKING:
@@ -44,9 +45,9 @@ class TaskInstanceRef:
     map_index: int = -1
 
     @property
-    def state_key(self) -> str:
-        """Return how Airflow's task-states lookup names this instance within its run."""
-        return self.task_id if self.map_index < 0 else f"{self.task_id}_{self.map_index}"
+    def display_name(self) -> str:
+        """Return the task as Airflow's UI shows it: ``load``, or ``load[1]`` for a mapped one."""
+        return self.task_id if self.map_index < 0 else f"{self.task_id}[{self.map_index}]"
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,18 @@ class SweepVerdict:
     pod_name: str
     delete: bool
     reason: str
+    #: The very pod judged: a delete applies to it only if it is unchanged since.
+    uid: str | None = None
+    resource_version: str | None = None
 
 
-#: Task instance states by (dag id, run id), then by ``TaskInstanceRef.state_key``.
-TaskStates = Mapping[tuple[str, str], Mapping[str, str | None]]
-#: Airflow's lookup of task instance states for some runs of one DAG: run id -> task -> state.
-TaskStatesLookup = Callable[[str, list[str]], Mapping[str, Mapping[str, str | None]]]
+#: Task instance states by (dag id, run id, map index), then by task id.
+TaskStates = Mapping[tuple[str, str, int], Mapping[str, str | None]]
+#: Airflow's lookup of the states of one map index's task instances in some runs of one DAG:
+#: (dag id, run ids, map index) -> run id -> name -> state, where Airflow names a mapped task
+#: instance ``<task id>_<map index>`` (so a lookup per map index tells ``load[1]`` from a task
+#: named ``load_1``).
+TaskStatesLookup = Callable[[str, list[str], int], Mapping[str, Mapping[str, str | None]]]
 
 
 def task_instance_of(pod: V1Pod) -> TaskInstanceRef | None:
@@ -95,8 +102,8 @@ def judge_drivers(pods: Iterable[V1Pod], *, now: datetime, task_states: TaskStat
     active (running, deferred, queued, up for retry, cleared): a later try may reattach to it.
 
     :param now: the current time (timezone-aware).
-    :param task_states: for each (dag id, run id) the sweep looked up, the states of its task
-        instances; a (dag id, run id) missing here was not found in this Airflow.
+    :param task_states: for each (dag id, run id, map index) the sweep looked up, the states of
+        its task instances by task id; one missing here was not found in this Airflow.
     """
     verdicts = []
     for pod in pods:
@@ -115,7 +122,8 @@ def _judge_finished(pod: V1Pod, phase: str, now: datetime) -> SweepVerdict:
     keep = timedelta(seconds=keep_seconds(pod))
     ended = pod_status.ended_at(pod, DRIVER_CONTAINER_NAME)
     if now - ended >= keep:
-        return SweepVerdict(name, True, f"{phase} {_span(now - ended)} ago; its keep time of {_span(keep)} is over")
+        return SweepVerdict(name, True, f"{phase} {_span(now - ended)} ago; its keep time of {_span(keep)} is over",
+                            uid=pod.metadata.uid, resource_version=pod.metadata.resource_version)  # fmt: skip
     return SweepVerdict(name, False, f"{phase} {_span(now - ended)} ago; kept {_span(keep - (now - ended))} more")
 
 
@@ -124,17 +132,15 @@ def _judge_active(pod: V1Pod, phase: str, task_states: TaskStates) -> SweepVerdi
     owner = task_instance_of(pod)
     if owner is None:
         return SweepVerdict(name, False, f"{phase}; its task instance annotations are missing, left alone")
-    run_states = task_states.get((owner.dag_id, owner.run_id))
-    if run_states is None or owner.state_key not in run_states:
-        return SweepVerdict(
-            name, False,
-            f"{phase}; task {owner.dag_id}.{owner.state_key} of run {owner.run_id} is not in this Airflow, "
-            "left alone (another Airflow may own it)",
-        )  # fmt: skip
-    state = run_states[owner.state_key]
-    where = f"task {owner.dag_id}.{owner.state_key} of run {owner.run_id}"
+    run_states = task_states.get((owner.dag_id, owner.run_id, owner.map_index))
+    where = f"task {owner.dag_id}.{owner.display_name} of run {owner.run_id}"
+    if run_states is None or owner.task_id not in run_states:
+        return SweepVerdict(name, False, f"{phase}; {where} is not in this Airflow, left alone")
+    state = run_states[owner.task_id]
     if state in FINISHED_TASK_STATES:
-        return SweepVerdict(name, True, f"{phase}, but {where} is {state}: nothing follows this driver any more")
+        # The uid only: the pod may change (its log checkpoint) and still be this orphan.
+        return SweepVerdict(name, True, f"{phase}, but {where} is {state}: nothing follows this driver any more",
+                            uid=pod.metadata.uid)  # fmt: skip
     return SweepVerdict(name, False, f"{phase}; {where} is {state or 'cleared'}, a try may follow it")
 
 
@@ -158,6 +164,7 @@ def sweep_drivers(
     namespace: str,
     lookup_task_states: TaskStatesLookup,
     *,
+    deployment: str,
     now: datetime,
     dry_run: bool = False,
     log: logging.Logger | logging.LoggerAdapter = logging.getLogger(__name__),
@@ -165,9 +172,10 @@ def sweep_drivers(
     """Delete the left-over drivers in ``namespace``; return what was deleted and kept, with reasons.
 
     :param lookup_task_states: Airflow's task states lookup (``RuntimeTaskInstance.get_task_states``).
+    :param deployment: this Airflow's deployment id: only its drivers are judged.
     :param dry_run: judge and log, but delete nothing.
     """
-    drivers = hook.list_pods(namespace, DRIVER_SELECTOR)
+    drivers = hook.list_pods(namespace, deployment_drivers_selector(deployment))
     verdicts = judge_drivers(drivers, now=now, task_states=_task_states_of_active(drivers, lookup_task_states))
     deleted, kept = [], []
     for verdict in verdicts:
@@ -177,10 +185,20 @@ def sweep_drivers(
             continue
         if dry_run:
             log.info("Would delete %s/%s (dry run): %s", namespace, verdict.pod_name, verdict.reason)
-        elif hook.delete_pod(verdict.pod_name, namespace):
-            log.info("Deleted %s/%s and what it owns: %s", namespace, verdict.pod_name, verdict.reason)
         else:
-            log.info("%s/%s was already gone", namespace, verdict.pod_name)
+            try:
+                gone_before = not hook.delete_pod(
+                    verdict.pod_name, namespace, uid=verdict.uid, resource_version=verdict.resource_version
+                )
+            except PodChanged:
+                log.info("Keeping %s/%s: it changed after it was judged; the next sweep judges it again",
+                         namespace, verdict.pod_name)  # fmt: skip
+                kept.append({"pod": verdict.pod_name, "reason": "changed after it was judged"})
+                continue
+            if gone_before:
+                log.info("%s/%s was already gone", namespace, verdict.pod_name)
+            else:
+                log.info("Deleted %s/%s and what it owns: %s", namespace, verdict.pod_name, verdict.reason)
         deleted.append({"pod": verdict.pod_name, "reason": verdict.reason})
     log.info(
         "%s %d of %d driver pod(s) in namespace %s; kept %d",
@@ -190,15 +208,18 @@ def sweep_drivers(
 
 
 def _task_states_of_active(drivers: list[V1Pod], lookup: TaskStatesLookup) -> TaskStates:
-    """Look up the task instances of the drivers still Pending or Running, one call per DAG."""
-    runs_by_dag: dict[str, set[str]] = {}
+    """Look up the task instances of the drivers still Pending or Running, one call per DAG and map index."""
+    runs: dict[tuple[str, int], set[str]] = {}
     for pod in drivers:
         if pod_status.phase(pod) in pod_status.POD_TERMINAL_PHASES:
             continue
         if owner := task_instance_of(pod):
-            runs_by_dag.setdefault(owner.dag_id, set()).add(owner.run_id)
-    states: dict[tuple[str, str], Mapping[str, str | None]] = {}
-    for dag_id, run_ids in sorted(runs_by_dag.items()):
-        for run_id, run_states in lookup(dag_id, sorted(run_ids)).items():
-            states[(dag_id, run_id)] = run_states
+            runs.setdefault((owner.dag_id, owner.map_index), set()).add(owner.run_id)
+    states: dict[tuple[str, str, int], Mapping[str, str | None]] = {}
+    for (dag_id, map_index), run_ids in sorted(runs.items()):
+        suffix = f"_{map_index}" if map_index >= 0 else ""
+        for run_id, run_states in lookup(dag_id, sorted(run_ids), map_index).items():
+            states[(dag_id, run_id, map_index)] = {
+                name.removesuffix(suffix): state for name, state in run_states.items() if name.endswith(suffix)
+            }
     return states

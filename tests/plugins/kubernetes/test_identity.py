@@ -1,9 +1,17 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
-from sparkplane.kubernetes.identity import DRIVER_SELECTOR, TaskTry, executor_selector, to_dns_label, to_label_value
+from sparkplane.kubernetes.identity import (
+    DRIVER_SELECTOR,
+    TaskTry,
+    deployment_drivers_selector,
+    executor_selector,
+    to_dns_label,
+    to_label_value,
+)
 
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -65,8 +73,20 @@ def test_selectors_of_a_task_instances_drivers_and_of_an_applications_executors(
     assert DRIVER_SELECTOR == "app.kubernetes.io/managed-by=sparkplane,spark-role=driver"
 
 
-def test_a_try_is_read_from_airflows_task_instance():
+def test_a_try_is_read_from_airflows_task_instance_and_dag_run():
     mapped = SimpleNamespace(dag_id="d", task_id="t", run_id="r", try_number=3, map_index=4)
     unmapped = SimpleNamespace(dag_id="d", task_id="t", run_id="r", try_number=1, map_index=None)
-    assert TaskTry.of(mapped) == TaskTry("d", "t", "r", try_number=3, map_index=4)
-    assert TaskTry.of(unmapped).map_index == -1
+    run = SimpleNamespace(start_date=datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc))
+    assert TaskTry.of(mapped, run, deployment="prod") == TaskTry(
+        "d", "t", "r", try_number=3, map_index=4, deployment="prod", run_started="2026-11-30T08:00:00+00:00")
+    assert TaskTry.of(unmapped, run, deployment="prod").map_index == -1
+
+
+def test_two_deployments_never_share_a_driver_and_a_recreated_run_never_follows_the_old_one():
+    prod = TaskTry(TRY.dag_id, TRY.task_id, TRY.run_id, 2, deployment="prod", run_started="2026-11-30T08:00:00+00:00")
+    staging = TaskTry(TRY.dag_id, TRY.task_id, TRY.run_id, 2, deployment="staging", run_started=prod.run_started)
+    recreated = TaskTry(TRY.dag_id, TRY.task_id, TRY.run_id, 2, deployment="prod", run_started="2026-11-30T09:00:00+00:00")
+    assert len({prod.instance_key, staging.instance_key, recreated.instance_key}) == 3
+    assert len({prod.driver_name(), staging.driver_name(), recreated.driver_name()}) == 3
+    assert prod.labels()["sparkplane.dev/deployment"] == "prod"
+    assert deployment_drivers_selector("prod") == f"{DRIVER_SELECTOR},sparkplane.dev/deployment=prod"

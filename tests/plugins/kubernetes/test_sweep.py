@@ -7,6 +7,7 @@ from harness.pod_models import DRIVER, terminated
 from harness.pod_models import pod as build_pod
 from kubernetes.client import V1Pod, V1PodCondition
 
+from sparkplane.exceptions import PodChanged
 from sparkplane.kubernetes.identity import DRIVER_SELECTOR, TaskTry
 from sparkplane.kubernetes.sweep import TaskInstanceRef, judge_drivers, sweep_drivers, task_instance_of
 
@@ -75,23 +76,25 @@ def test_without_a_container_end_time_the_last_condition_change_counts():
 
 
 def test_a_running_driver_whose_task_instance_finished_is_an_orphan():
-    states = {("report", RUN): {"aggregate": "failed"}}
-    verdict = _verdict(_driver("Running"), states)
-    assert verdict.delete
+    states = {("report", RUN, -1): {"aggregate": "failed"}}
+    pod = _driver("Running")
+    pod.metadata.uid = "uid-1"
+    verdict = _verdict(pod, states)
+    assert verdict.delete and verdict.uid == "uid-1"
     assert verdict.reason == f"Running, but task report.aggregate of run {RUN} is failed: nothing follows this driver any more"
 
 
 def test_a_running_driver_whose_task_instance_is_active_is_kept():
     for state in ("running", "deferred", "queued", "scheduled", "up_for_retry", "restarting", None):
-        verdict = _verdict(_driver("Running"), {("report", RUN): {"aggregate": state}})
+        verdict = _verdict(_driver("Running"), {("report", RUN, -1): {"aggregate": state}})
         assert not verdict.delete, state
     assert "is cleared, a try may follow it" in verdict.reason
 
 
 def test_a_driver_whose_task_instance_this_airflow_does_not_know_is_left_alone():
-    verdict = _verdict(_driver("Pending"), {("report", RUN): {"other_task": "success"}})
+    verdict = _verdict(_driver("Pending"), {("report", RUN, -1): {"other_task": "success"}})
     assert not verdict.delete
-    assert "not in this Airflow, left alone (another Airflow may own it)" in verdict.reason
+    assert verdict.reason == f"Pending; task report.aggregate of run {RUN} is not in this Airflow, left alone"
     assert not _verdict(_driver("Running"), {}).delete
 
 
@@ -99,15 +102,26 @@ def test_mapped_task_instances_are_looked_up_by_task_and_index():
     mapped = TaskTry("report", "aggregate", RUN, try_number=1, map_index=3)
     pod = _driver("Running", task_try=mapped)
     assert task_instance_of(pod) == TaskInstanceRef("report", "aggregate", RUN, 3)
-    assert _verdict(pod, {("report", RUN): {"aggregate_3": "success", "aggregate_4": "running"}}).delete
-    assert not _verdict(pod, {("report", RUN): {"aggregate_3": "running", "aggregate": "success"}}).delete
+    assert _verdict(pod, {("report", RUN, 3): {"aggregate": "success"}, ("report", RUN, 4): {"aggregate": "running"}}).delete
+    assert not _verdict(pod, {("report", RUN, 3): {"aggregate": "running"}, ("report", RUN, -1): {"aggregate": "success"}}).delete
+    assert "task report.aggregate[3] of run" in _verdict(pod, {("report", RUN, 3): {"aggregate": "running"}}).reason
+
+
+def test_a_mapped_task_and_a_task_named_like_its_state_key_never_collide():
+    # Airflow names mapped load[1] "load_1" in its states answer, like an unmapped task load_1.
+    mapped = _driver("Running", task_try=TaskTry("report", "load", RUN, try_number=1, map_index=1))
+    unmapped = _driver("Running", task_try=TaskTry("report", "load_1", RUN, try_number=1))
+    answers = {-1: {RUN: {"load_1": "running", "load": "success"}}, 1: {RUN: {"load_1": "success"}}}
+    hook = _Hook([mapped, unmapped])
+    sweep_drivers(hook, "spark", lambda dag_id, run_ids, map_index: answers[map_index], deployment="prod", now=NOW)
+    assert hook.deleted == [("spark", mapped.metadata.name)]
 
 
 def test_drivers_being_deleted_and_pods_without_identity_are_not_touched():
     assert judge_drivers([_driver("Running", deleting=True)], now=NOW, task_states={}) == []
     anonymous = _driver("Running")
     anonymous.metadata.annotations = {}
-    assert not _verdict(anonymous, {("report", RUN): {"aggregate": "failed"}}).delete
+    assert not _verdict(anonymous, {("report", RUN, -1): {"aggregate": "failed"}}).delete
 
 
 class _Hook:
@@ -115,12 +129,15 @@ class _Hook:
         self.pods = pods
         self.deleted = []
         self.selectors = []
+        self.changed = set()
 
     def list_pods(self, namespace, label_selector):
         self.selectors.append((namespace, label_selector))
         return self.pods
 
-    def delete_pod(self, name, namespace):
+    def delete_pod(self, name, namespace, *, uid=None, resource_version=None):
+        if name in self.changed:
+            raise PodChanged(name, namespace)
         self.deleted.append((namespace, name))
         return True
 
@@ -133,14 +150,14 @@ def test_sweep_asks_airflow_once_per_dag_for_active_drivers_only_and_deletes_the
     hook = _Hook([orphan, alive, expired])
     lookups = []
 
-    def lookup(dag_id, run_ids):
-        lookups.append((dag_id, run_ids))
+    def lookup(dag_id, run_ids, map_index):
+        lookups.append((dag_id, run_ids, map_index))
         return {RUN: {"aggregate": "success"}, "manual__1": {"aggregate": "running"}}
 
     with caplog.at_level(logging.INFO):
-        result = sweep_drivers(hook, "spark", lookup, now=NOW)
-    assert hook.selectors == [("spark", DRIVER_SELECTOR)]
-    assert lookups == [("report", sorted([RUN, "manual__1"]))]  # the Failed one needs no lookup
+        result = sweep_drivers(hook, "spark", lookup, deployment="prod", now=NOW)
+    assert hook.selectors == [("spark", f"{DRIVER_SELECTOR},sparkplane.dev/deployment=prod")]
+    assert lookups == [("report", sorted([RUN, "manual__1"]), -1)]  # the Failed one needs no lookup
     assert hook.deleted == [("spark", orphan.metadata.name), ("spark", expired.metadata.name)]
     assert [k["pod"] for k in result["kept"]] == [alive.metadata.name]
     assert f"Deleted spark/{orphan.metadata.name} and what it owns: Running, but task" in caplog.text
@@ -150,7 +167,17 @@ def test_sweep_asks_airflow_once_per_dag_for_active_drivers_only_and_deletes_the
 def test_a_dry_run_deletes_nothing_and_says_what_it_would_do(caplog):
     hook = _Hook([_driver("Failed", ended_ago=timedelta(days=2))])
     with caplog.at_level(logging.INFO):
-        result = sweep_drivers(hook, "spark", lambda dag_id, run_ids: {}, now=NOW, dry_run=True)
+        result = sweep_drivers(hook, "spark", lambda *_: {}, deployment="prod", now=NOW, dry_run=True)
     assert hook.deleted == []
     assert len(result["deleted"]) == 1 and result["dry_run"] is True
     assert "Would delete spark/" in caplog.text and "(dry run)" in caplog.text
+
+
+def test_a_pod_that_changed_after_it_was_judged_is_kept_for_the_next_sweep(caplog):
+    expired = _driver("Failed", ended_ago=timedelta(days=2))
+    hook = _Hook([expired])
+    hook.changed.add(expired.metadata.name)
+    with caplog.at_level(logging.INFO):
+        result = sweep_drivers(hook, "spark", lambda *_: {}, deployment="prod", now=NOW)
+    assert hook.deleted == [] and result["kept"] == [{"pod": expired.metadata.name, "reason": "changed after it was judged"}]
+    assert "it changed after it was judged; the next sweep judges it again" in caplog.text
