@@ -1,8 +1,15 @@
 """The waiting: follow one driver pod and its log until the pod ends, fails hopelessly or times out.
 
-Used by the trigger; kept apart so it can be driven directly against a real cluster. The log
-position is checkpointed on the driver pod, so a restarted triggerer continues the task log
-where it stopped instead of repeating it.
+Used by the trigger; kept apart so it can be driven directly against a real cluster. This module
+watches the pod and judges it; ``DriverLog`` (driver_log.py) streams the driver's log and
+checkpoints its position on the pod, so a restarted triggerer continues the task log where it
+stopped instead of repeating it.
+
+No call waits for ever: each has a connect and a read timeout (``FollowerTiming``), and the watch
+a read timeout a little longer than the ``timeout_seconds`` the server ends it after, so a watch
+gone silent is dropped and resumed like one the server closed. The stage timeouts do not depend
+on the API answering either: a clock checks the pod as last seen against them on the local
+clock, so a driver that waits for a node past its limit times out even while the API is silent.
 """
 
 from __future__ import annotations
@@ -16,24 +23,24 @@ from typing import TYPE_CHECKING, Any
 
 from sparkplane.kubernetes import pod_status
 from sparkplane.kubernetes.api_errors import (
+    CONNECT_TIMEOUT_SECONDS,
     HTTP_FORBIDDEN,
     HTTP_GONE,
     HTTP_NOT_FOUND,
     HTTP_UNAUTHORIZED,
+    READ_TIMEOUT_SECONDS,
+    TCP_KEEPALIVE_IDLE_SECONDS,
+    TCP_KEEPALIVE_INTERVAL_SECONDS,
+    TCP_KEEPALIVE_PROBES,
     TRANSIENT_HTTP_STATUSES,
+    WATCH_READ_MARGIN_SECONDS,
+    describe_error,
+    tcp_keepalive_socket_options,
     transient_connection_errors,
 )
-from sparkplane.kubernetes.identity import LOG_CHECKPOINT_ANNOTATION
-from sparkplane.kubernetes.log_position import (
-    LogDeduplicator,
-    LogPosition,
-    log_checkpoint_value,
-    parse_log_line,
-    read_log_checkpoint,
-)
+from sparkplane.kubernetes.driver_log import DriverLog
 from sparkplane.kubernetes.pod_diagnosis import describe_wait, explain_pod_failure
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts, exceeded_stage_timeout
-from sparkplane.log_lines import LineSplitter
 
 if TYPE_CHECKING:
     from kubernetes.client import V1Pod
@@ -42,13 +49,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class FollowerTiming:
-    """How a follower paces itself, in seconds. The defaults are production's; tests shorten them.
+    """How a follower paces itself, in seconds (the keepalive probes: a count). The defaults are
+    production's; tests shorten them.
 
-    :param progress_interval_seconds: cadence of progress lines and timeout checks while the pod
-        waits; also how long one watch request lasts.
+    :param progress_interval_seconds: cadence of progress lines and stage-timeout checks while the
+        pod waits (the checks run on the local clock, also while the API is silent); also the
+        ``timeout_seconds`` after which the server ends one watch request.
     :param log_quiet_seconds: a driver silent this long gets its log stream reopened (quietly,
         and losing nothing): a connection that died without a word (half-open) is not waited on
-        for ever.
+        for ever. It is the log stream's read timeout.
     :param log_drain_seconds: how long to wait for the log stream to end after the pod ended.
     :param checkpoint_interval_seconds: at most one checkpoint PATCH per interval while lines
         flow; it bounds what a hard-killed triggerer repeats after its restart.
@@ -58,6 +67,14 @@ class FollowerTiming:
         server just restarted, or a revoked role) before the follower gives up.
     :param reconnect_delay_seconds: pause between reconnect attempts after the API server
         dropped a watch or a log stream.
+    :param connect_timeout_seconds: how long opening a connection (TCP and TLS) may take.
+    :param read_timeout_seconds: how long the API may stay silent while answering a call (reading
+        the pod, listing its events, the checkpoint PATCH).
+    :param watch_read_margin_seconds: how much longer than its ``timeout_seconds`` a watch may stay
+        silent before it is taken for dead and resumed.
+    :param keepalive_idle_seconds: TCP keepalive: idle time before the first probe.
+    :param keepalive_interval_seconds: TCP keepalive: time between probes.
+    :param keepalive_probes: TCP keepalive: unanswered probes before the connection is dropped.
     """
 
     progress_interval_seconds: float = 30.0
@@ -67,13 +84,40 @@ class FollowerTiming:
     api_unreachable_seconds: float = 300.0
     access_denied_seconds: float = 60.0
     reconnect_delay_seconds: float = 2.0
+    connect_timeout_seconds: float = CONNECT_TIMEOUT_SECONDS
+    read_timeout_seconds: float = READ_TIMEOUT_SECONDS
+    watch_read_margin_seconds: float = WATCH_READ_MARGIN_SECONDS
+    keepalive_idle_seconds: float = TCP_KEEPALIVE_IDLE_SECONDS
+    keepalive_interval_seconds: float = TCP_KEEPALIVE_INTERVAL_SECONDS
+    keepalive_probes: int = TCP_KEEPALIVE_PROBES
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
 
+    @property
+    def watch_timeout_seconds(self) -> int:
+        """The ``timeout_seconds`` a watch request asks the server to end it after."""
+        return max(1, int(self.progress_interval_seconds))
 
-#: How long the pod's status may lag behind the end of its container's log stream.
-LOG_END_GRACE_SECONDS = 5.0
+    def request_timeout(self) -> tuple[float, float]:
+        """Return the (connect, read) timeouts of an ordinary call, as both Kubernetes clients take them."""
+        return (self.connect_timeout_seconds, self.read_timeout_seconds)
+
+    @property
+    def watch_read_timeout_seconds(self) -> float:
+        """The longest a watch may stay silent: the longest a healthy API leaves the follower without news."""
+        return self.watch_timeout_seconds + self.watch_read_margin_seconds
+
+    def watch_request_timeout(self) -> tuple[float, float]:
+        """Return the (connect, read) timeouts of one watch request."""
+        return (self.connect_timeout_seconds, self.watch_read_timeout_seconds)
+
+    def keepalive_socket_options(self) -> list[tuple[int, int, int]]:
+        """Return the socket options that turn TCP keepalive on at this pace."""
+        return tcp_keepalive_socket_options(
+            idle_seconds=self.keepalive_idle_seconds, interval_seconds=self.keepalive_interval_seconds,
+            probes=self.keepalive_probes,
+        )  # fmt: skip
 
 
 class ApiUnreachable(RuntimeError):
@@ -101,13 +145,29 @@ class _Trouble:
         self._since = None
 
 
+def stage_timeout_as_last_seen(
+    pod: V1Pod | None, container: str, limits: FollowTimeouts, *, now: datetime
+) -> str | None:
+    """Return the stage limit the pod, in the state last seen, has passed at ``now``, or None.
+
+    None also when that state decides the outcome otherwise (the pod ended, or visibly failed):
+    then the watch's verdict, not a timeout, is the event.
+    """
+    if pod is None or pod_status.phase(pod) in pod_status.POD_TERMINAL_PHASES:
+        return None
+    if explain_pod_failure(pod, []) is not None:  # what the pod's status alone shows; events need the API
+        return None
+    return exceeded_stage_timeout(pod, container, limits, now=now)
+
+
 class DriverFollower:
     """Follow one driver pod; ``follow()`` returns the trigger's event.
 
-    Two coroutines share the pod's latest state: ``_watch_pod`` keeps it fresh with a watch that
-    wakes every ``FollowerTiming.progress_interval_seconds`` (to log progress and check timeouts)
-    and resumes from the last resourceVersion; ``_follow_log`` streams the driver container's log
-    once it has started.
+    Three coroutines share the pod's latest state: ``_watch_pod`` keeps it fresh with a watch that
+    wakes every ``FollowerTiming.progress_interval_seconds`` (to log progress and judge the pod)
+    and resumes from the last resourceVersion; ``_stage_clock`` checks that state against the
+    stage timeouts on the local clock, whether or not the API answers; ``DriverLog.follow``
+    streams the driver container's log once it has started.
 
     :param core_v1: an async CoreV1Api.
     :param namespace: the pod's namespace.
@@ -139,13 +199,13 @@ class DriverFollower:
         self.timeouts = timeouts
         self.timing = timing
         self.log = log
-        self.deduplicator = LogDeduplicator(LogPosition())
-        self.log_lines = 0
         self.reconnects = 0
-        self.follower_key = follower_key
         self._pod: V1Pod | None = None
-        self._checkpointed = self.deduplicator.position
-        self._checkpointed_at = 0.0
+        self.driver_log = DriverLog(
+            core_v1, namespace=namespace, pod_name=pod_name, container=container, log=log, timing=timing,
+            follower_key=follower_key, latest_pod=lambda: self._pod, read_pod=self._read_pod,
+        )  # fmt: skip
+        self._answered_at = time.monotonic()
         self._unreachable = _Trouble()
         self._denied = _Trouble()
 
@@ -153,34 +213,46 @@ class DriverFollower:
         self._pod = await self._read_pod()
         if self._pod is None:
             return self._event("error", f"driver pod {self.namespace}/{self.pod_name} does not exist")
-        self._resume_from_checkpoint(self._pod)
-        log_task = asyncio.create_task(self._follow_log())
+        self.driver_log.resume_from_checkpoint(self._pod)
+        log_task = asyncio.create_task(self.driver_log.follow())
         try:
-            event = await self._watch_pod()
+            event = await self._first_verdict()
             if log_task.done() and not log_task.cancelled() and (error := log_task.exception()) is not None:
                 # Not silent: the lines after this point are missing from the task log.
                 self.log.error("Following the driver log stopped (%s); later lines are not in this log",
-                               _describe_error(error))
-                event["log_error"] = _describe_error(error)
+                               describe_error(error))
+                event["log_error"] = describe_error(error)
             # A container that never started has no log to drain (an evicted or unschedulable pod).
             if event["status"] in ("success", "failed") and event["container_started"] and not log_task.done():
                 try:
                     await asyncio.wait_for(asyncio.shield(log_task), self.timing.log_drain_seconds)
                 except asyncio.TimeoutError:
                     self.log.warning("The driver log did not end %ss after the pod did", self.timing.log_drain_seconds)
-            return {**event, "log_position": self.deduplicator.position.to_dict(), "log_lines": self.log_lines,
-                    "reconnects": self.reconnects}
+            return {**event, "log_position": self.driver_log.position.to_dict(), "log_lines": self.driver_log.lines,
+                    "reconnects": self.reconnects + self.driver_log.reconnects}
         except asyncio.CancelledError:
             # The triggerer is stopping (or a user stopped the task): stop passing lines on, then
             # record how far the log got, so the next follower starts exactly there.
             log_task.cancel()
             await asyncio.gather(log_task, return_exceptions=True)
-            await asyncio.shield(self._checkpoint(force=True))
+            await asyncio.shield(self.driver_log.checkpoint(force=True))
             raise
         finally:
             if not log_task.done():
                 log_task.cancel()
                 await asyncio.gather(log_task, return_exceptions=True)
+
+    async def _first_verdict(self) -> dict[str, Any]:
+        """Return the watch's verdict, or the stage clock's if it comes first."""
+        watching = asyncio.create_task(self._watch_pod())
+        clock = asyncio.create_task(self._stage_clock())
+        try:
+            await asyncio.wait((watching, clock), return_when=asyncio.FIRST_COMPLETED)
+            return (watching if watching.done() else clock).result()
+        finally:
+            for task in (watching, clock):
+                task.cancel()
+            await asyncio.gather(watching, clock, return_exceptions=True)
 
     # --- the pod ---------------------------------------------------------------------------
 
@@ -205,7 +277,9 @@ class DriverFollower:
                         field_selector=f"metadata.name={self.pod_name}",
                         resource_version=resource_version,
                         allow_watch_bookmarks=True,
-                        timeout_seconds=max(1, int(self.timing.progress_interval_seconds)),
+                        timeout_seconds=self.timing.watch_timeout_seconds,
+                        # A little longer than the server's end of the watch: silence past it is a dead connection.
+                        _request_timeout=self.timing.watch_request_timeout(),
                     ):
                         self._api_answered()
                         if change["type"] == "DELETED":
@@ -216,6 +290,8 @@ class DriverFollower:
                         resource_version = pod_watch.resource_version or resource_version
                         if await self._judge(progress=False) is not None:
                             break
+                    else:
+                        self._api_answered()  # the server ended the watch as asked
             except ApiException as error:
                 if error.status == HTTP_GONE:
                     # The resourceVersion is older than the API server keeps: read the pod afresh.
@@ -230,6 +306,19 @@ class DriverFollower:
             except transient_connection_errors() as error:
                 await self._wait_for_api("Watch of driver pod", error)
                 resource_version = None
+
+    async def _stage_clock(self) -> dict[str, Any]:
+        """Return a timeout event once the pod as last seen passes a stage limit; asks the API nothing."""
+        while True:
+            await asyncio.sleep(self.timing.progress_interval_seconds)
+            timeout = stage_timeout_as_last_seen(self._pod, self.container, self.timeouts, now=_now())
+            if timeout is None:
+                continue
+            silent_seconds = time.monotonic() - self._answered_at
+            if silent_seconds > self.timing.watch_read_timeout_seconds:
+                self.log.warning("Judging driver pod %s as last seen %.0fs ago: the Kubernetes API has not answered "
+                                 "since", self.pod_name, silent_seconds)  # fmt: skip
+            return self._event("timeout", timeout, phase=pod_status.phase(self._pod))
 
     async def _wait_for_api(self, what: str, error: BaseException) -> None:
         """Pause before reconnecting; give up once the API has been unreachable for too long."""
@@ -248,7 +337,7 @@ class DriverFollower:
         ends the follow with an error that says so.
         """
         denied_seconds = self._denied.lasted_seconds()
-        first_line = _describe_error(error).splitlines()[0]
+        first_line = describe_error(error).splitlines()[0]
         if denied_seconds > self.timing.access_denied_seconds:
             raise AccessDenied(
                 f"the Kubernetes API denied access to driver pod {self.namespace}/{self.pod_name} for "
@@ -263,6 +352,7 @@ class DriverFollower:
         await asyncio.sleep(self.timing.reconnect_delay_seconds)
 
     def _api_answered(self) -> None:
+        self._answered_at = time.monotonic()
         self._unreachable.end()
         self._denied.end()
 
@@ -292,7 +382,9 @@ class DriverFollower:
         from kubernetes_asyncio.client.exceptions import ApiException
 
         try:
-            return await self.core_v1.read_namespaced_pod(name=self.pod_name, namespace=self.namespace)
+            return await self.core_v1.read_namespaced_pod(
+                name=self.pod_name, namespace=self.namespace, _request_timeout=self.timing.request_timeout()
+            )
         except ApiException as error:
             if error.status == HTTP_NOT_FOUND:
                 return None
@@ -300,154 +392,16 @@ class DriverFollower:
 
     async def _events(self) -> list[Any]:
         result = await self.core_v1.list_namespaced_event(
-            namespace=self.namespace, field_selector=f"involvedObject.kind=Pod,involvedObject.name={self.pod_name}"
+            namespace=self.namespace,
+            field_selector=f"involvedObject.kind=Pod,involvedObject.name={self.pod_name}",
+            _request_timeout=self.timing.request_timeout(),
         )
         return result.items
-
-    # --- the log ---------------------------------------------------------------------------
-
-    # Where the log has been passed on to is also written on the driver pod itself (annotation
-    # ``sparkplane.dev/log-checkpoint``, tagged with the following task try's key), at most every
-    # ``FollowerTiming.checkpoint_interval_seconds`` and once more when the follower is cancelled.
-    # A triggerer that restarts runs the trigger again from its original arguments; the checkpoint
-    # lets it continue after the last line already in the task log instead of repeating the log
-    # from the start. After a graceful restart nothing repeats; after a hard kill at most the
-    # lines of the last checkpoint interval do. A later try following the same driver (reattach)
-    # starts a log of its own, from the beginning, because the checkpoint names another try.
-
-    def _resume_from_checkpoint(self, pod: V1Pod) -> None:
-        """Continue after the lines an earlier follower of this same try already passed on."""
-        found = read_log_checkpoint(pod.metadata.annotations or {}, self.follower_key)
-        if found is not None and found.timestamp_nanos > self.deduplicator.position.timestamp_nanos:
-            self.log.info("Continuing the driver log after the %s already in this task log (checkpoint on the pod)",
-                          _describe_position(found))
-            self.deduplicator = LogDeduplicator(found)
-            self._checkpointed = found
-
-    async def _checkpoint(self, *, force: bool = False) -> None:
-        """Write the log position on the pod if it moved (and, unless forced, the interval passed)."""
-        position = self.deduplicator.position
-        if self.follower_key is None or position == self._checkpointed:
-            return
-        if not force and time.monotonic() - self._checkpointed_at < self.timing.checkpoint_interval_seconds:
-            return
-        from kubernetes_asyncio.client.exceptions import ApiException
-
-        self._checkpointed_at = time.monotonic()
-        body = {"metadata": {"annotations": {LOG_CHECKPOINT_ANNOTATION: log_checkpoint_value(self.follower_key, position)}}}
-        try:
-            # The answer is the whole pod; not turning it into objects keeps a checkpoint cheap
-            # for a triggerer that follows hundreds of drivers.
-            response = await self.core_v1.patch_namespaced_pod(
-                name=self.pod_name, namespace=self.namespace, body=body, _preload_content=False
-            )
-            response.release()
-            if not 200 <= response.status <= 299:
-                raise ApiException(status=response.status, reason=response.reason)
-            self._checkpointed = position
-        except (ApiException, *transient_connection_errors()) as error:
-            # Not fatal: a restart would then repeat a few more lines.
-            self.log.warning("Could not record the log position on %s (%s)", self.pod_name, error)
-
-    async def _follow_log(self) -> None:
-        from aiohttp import SocketTimeoutError
-        from kubernetes_asyncio.client.exceptions import ApiException
-
-        while True:
-            pod = self._pod
-            if pod is None:
-                return
-            if not pod_status.container_started(pod, self.container):
-                await asyncio.sleep(1)
-                continue
-            self.deduplicator.restart()
-            try:
-                response = await self.core_v1.read_namespaced_pod_log(
-                    name=self.pod_name,
-                    namespace=self.namespace,
-                    container=self.container,
-                    follow=True,
-                    timestamps=True,
-                    since_seconds=self.deduplicator.since_seconds(_now()),
-                    _preload_content=False,
-                    # Not the client's default total timeout (60 s), which cuts every stream each minute.
-                    _request_timeout=_log_stream_timeout(self.timing.log_quiet_seconds),
-                )
-                try:
-                    if not 200 <= response.status <= 299:  # unread here, the error would pass as a log line
-                        raise ApiException(status=response.status, reason=(await response.text())[:500])
-                    # In chunks, not lines: a line of megabytes must not end the stream (aiohttp
-                    # refuses lines longer than its buffer); the splitter passes it on cut.
-                    splitter = LineSplitter()
-                    async for chunk in response.content.iter_any():
-                        for raw in splitter.feed(chunk):
-                            self._pass_on(raw)
-                        await self._checkpoint()
-                    for raw in splitter.flush():
-                        self._pass_on(raw)
-                finally:
-                    response.close()  # also when cancelled: the connection is not left to the collector
-                # The stream ended: normally because the container stopped, else the server closed it early.
-                if await self._container_ended():
-                    return
-                self.reconnects += 1
-                self.log.info("The driver log stream ended while the container still runs; reopening it")
-                continue
-            except SocketTimeoutError:  # the read timeout, nothing else
-                self.reconnects += 1
-                self.log.info("No driver output for %.0fs; reopening the log stream", self.timing.log_quiet_seconds)
-                continue
-            except (ApiException, *transient_connection_errors()) as error:
-                self.reconnects += 1
-                self.log.warning("Driver log stream dropped (%s); reconnecting", _describe_error(error))
-                await asyncio.sleep(self.timing.reconnect_delay_seconds)
-
-    async def _container_ended(self) -> bool:
-        """Return whether the container has ended, giving the kubelet a moment to report it.
-
-        The kubelet closes a log stream as its container exits, a moment before the pod's status
-        says so: the end of a finished container's log is not a dropped stream.
-        """
-        deadline = time.monotonic() + LOG_END_GRACE_SECONDS
-        while True:
-            latest = await self._read_pod()
-            if latest is None or pod_status.container_terminated(latest, self.container):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(0.5)
-
-    def _pass_on(self, raw: str) -> None:
-        if not raw:
-            return
-        try:
-            line = parse_log_line(raw)
-        except ValueError:
-            self.log.info("%s", raw)  # not timestamped (should not happen); pass it on as is
-            return
-        if self.deduplicator.admit(line):
-            self.log_lines += 1
-            self.log.info("%s", line.text)
 
     def _event(self, status: str, message: str, **details: Any) -> dict[str, Any]:
         pod = self._pod
         started = pod is not None and pod_status.container_started(pod, self.container)
         return {"status": status, "message": message, "container_started": started, **details}
-
-
-def _log_stream_timeout(quiet_seconds: float):
-    from aiohttp import ClientTimeout
-
-    return ClientTimeout(total=None, connect=60, sock_connect=60, sock_read=quiet_seconds)
-
-
-def _describe_error(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-
-
-def _describe_position(position: LogPosition) -> str:
-    stamp = datetime.fromtimestamp(position.timestamp_nanos / 1e9, tz=timezone.utc).isoformat(timespec="milliseconds")
-    return f"lines up to {stamp}"
 
 
 def _now() -> datetime:

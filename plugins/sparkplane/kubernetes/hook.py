@@ -3,6 +3,12 @@
 The connection (kubeconfig, in-cluster, context) is the cncf.kubernetes provider's
 ``KubernetesHook``; this hook only adds the calls the platform makes and turns the API's
 exceptions into the platform's, with messages that say which permission or object is missing.
+
+Every call passes ``_request_timeout=(connect, read)``, so a silent API server (a half-open
+connection) ends the call with a urllib3 timeout error instead of blocking the task for ever.
+urllib3 retries a GET or DELETE that timed out up to three times (its default, kept), so such a
+call gives up after at most four timeouts; a POST (create) is not retried. TCP keepalive on the
+client's connections is the provider's (see ``api_errors``).
 """
 
 from __future__ import annotations
@@ -16,7 +22,14 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from sparkplane.exceptions import KubernetesPermissionDenied, PodAlreadyExists, PodChanged, PodRejected
-from sparkplane.kubernetes.api_errors import HTTP_BAD_REQUEST, HTTP_CONFLICT, HTTP_FORBIDDEN, HTTP_NOT_FOUND
+from sparkplane.kubernetes.api_errors import (
+    CONNECT_TIMEOUT_SECONDS,
+    HTTP_BAD_REQUEST,
+    HTTP_CONFLICT,
+    HTTP_FORBIDDEN,
+    HTTP_NOT_FOUND,
+    READ_TIMEOUT_SECONDS,
+)
 
 if TYPE_CHECKING:
     from kubernetes.client import CoreV1Event, V1Pod
@@ -26,10 +39,25 @@ class SparkKubernetesHook:
     """Calls to the Kubernetes API on behalf of the Spark operator.
 
     :param kubernetes_conn_id: the Airflow connection of the cluster (type ``kubernetes``).
+    :param connect_timeout_seconds: how long opening a connection (TCP and TLS) may take.
+    :param read_timeout_seconds: how long the API server may stay silent while answering a call.
     """
 
-    def __init__(self, kubernetes_conn_id: str) -> None:
+    def __init__(
+        self,
+        kubernetes_conn_id: str,
+        *,
+        connect_timeout_seconds: float = CONNECT_TIMEOUT_SECONDS,
+        read_timeout_seconds: float = READ_TIMEOUT_SECONDS,
+    ) -> None:
         self.kubernetes_conn_id = kubernetes_conn_id
+        self.connect_timeout_seconds = connect_timeout_seconds
+        self.read_timeout_seconds = read_timeout_seconds
+
+    @property
+    def _timeout(self) -> tuple[float, float]:
+        """The ``_request_timeout`` of every call: (connect, read)."""
+        return (self.connect_timeout_seconds, self.read_timeout_seconds)
 
     @cached_property
     def _kubernetes(self) -> KubernetesHook:
@@ -47,7 +75,9 @@ class SparkKubernetesHook:
         """Create a pod; raise ``PodAlreadyExists`` if one of that name is there already."""
         namespace = manifest["metadata"]["namespace"]
         try:
-            return self.core_v1.create_namespaced_pod(namespace=namespace, body=manifest)
+            return self.core_v1.create_namespaced_pod(
+                namespace=namespace, body=manifest, _request_timeout=self._timeout
+            )
         except ApiException as error:
             if error.status == HTTP_CONFLICT:
                 raise PodAlreadyExists(manifest["metadata"]["name"], namespace) from error
@@ -56,7 +86,7 @@ class SparkKubernetesHook:
     def read_pod(self, name: str, namespace: str) -> V1Pod | None:
         """Return the pod, or None if it does not exist."""
         try:
-            return self.core_v1.read_namespaced_pod(name=name, namespace=namespace)
+            return self.core_v1.read_namespaced_pod(name=name, namespace=namespace, _request_timeout=self._timeout)
         except ApiException as error:
             if error.status == HTTP_NOT_FOUND:
                 return None
@@ -66,14 +96,16 @@ class SparkKubernetesHook:
         """Add annotations to the pod with exactly this uid (a pod re-created under the name is refused)."""
         body = {"metadata": {"uid": uid, "annotations": annotations}}
         try:
-            self.core_v1.patch_namespaced_pod(name=name, namespace=namespace, body=body)
+            self.core_v1.patch_namespaced_pod(name=name, namespace=namespace, body=body, _request_timeout=self._timeout)
         except ApiException as error:
             raise _translate(error, action=f"patch pods in namespace {namespace!r}") from error
 
     def list_pods(self, namespace: str, label_selector: str) -> list[V1Pod]:
         """Return the pods matching ``label_selector``."""
         try:
-            return self.core_v1.list_namespaced_pod(namespace=namespace, label_selector=label_selector).items
+            return self.core_v1.list_namespaced_pod(
+                namespace=namespace, label_selector=label_selector, _request_timeout=self._timeout
+            ).items
         except ApiException as error:
             raise _translate(error, action=f"list pods in namespace {namespace!r}") from error
 
@@ -96,7 +128,7 @@ class SparkKubernetesHook:
             grace_period_seconds=grace_period_seconds, propagation_policy="Background", preconditions=preconditions
         )
         try:
-            self.core_v1.delete_namespaced_pod(name=name, namespace=namespace, body=options)
+            self.core_v1.delete_namespaced_pod(name=name, namespace=namespace, body=options, _request_timeout=self._timeout)
         except ApiException as error:
             if error.status == HTTP_NOT_FOUND:
                 return False
@@ -109,7 +141,9 @@ class SparkKubernetesHook:
         """Return the events about one pod, oldest first."""
         try:
             events = self.core_v1.list_namespaced_event(
-                namespace=namespace, field_selector=f"involvedObject.kind=Pod,involvedObject.name={name}"
+                namespace=namespace,
+                field_selector=f"involvedObject.kind=Pod,involvedObject.name={name}",
+                _request_timeout=self._timeout,
             ).items
         except ApiException as error:
             raise _translate(error, action=f"list events in namespace {namespace!r}") from error
@@ -121,8 +155,9 @@ class SparkKubernetesHook:
             # Raw bytes: this client version hands a preloaded log back as the repr of bytes
             # ("b'...\\n...'"), one line with escaped newlines.
             response = self.core_v1.read_namespaced_pod_log(
-                name=name, namespace=namespace, container=container, tail_lines=lines, _preload_content=False
-            )
+                name=name, namespace=namespace, container=container, tail_lines=lines, _preload_content=False,
+                _request_timeout=self._timeout,
+            )  # fmt: skip
         except ApiException as error:
             if error.status in (HTTP_NOT_FOUND, HTTP_BAD_REQUEST):  # pod gone, or container never started
                 return []
@@ -142,7 +177,9 @@ class SparkKubernetesHook:
             ),
         )
         try:
-            result = self.authorization_v1.create_namespaced_local_subject_access_review(namespace, review)
+            result = self.authorization_v1.create_namespaced_local_subject_access_review(
+                namespace, review, _request_timeout=self._timeout
+            )
         except ApiException as error:
             raise _translate(error, action=f"create localsubjectaccessreviews in namespace {namespace!r}") from error
         return bool(result.status.allowed)

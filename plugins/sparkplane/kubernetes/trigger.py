@@ -7,17 +7,21 @@ The trigger follows the pod and its log through ``DriverFollower`` and yields ex
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from sparkplane.kubernetes.api_errors import HTTP_NOT_FOUND
+from sparkplane.kubernetes.api_errors import HTTP_NOT_FOUND, use_tcp_keepalive
 from sparkplane.kubernetes.follower import DriverFollower, FollowerTiming
 from sparkplane.kubernetes.identity import DRIVER_CONTAINER_NAME
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio.client import ApiClient
 
 
 class SparkDriverTrigger(BaseTrigger):
@@ -26,8 +30,10 @@ class SparkDriverTrigger(BaseTrigger):
     The trigger watches the one pod (a watch, not a poll loop), resuming from the last
     resourceVersion after the server closes the watch, relisting after ``410 Gone``, and
     reconnecting after dropped connections or an API server restart. The driver's log is followed
-    with kubelet timestamps, so reconnecting neither repeats nor drops a line. It yields exactly
-    one event: ``status`` is ``success``, ``failed``, ``timeout`` or ``error``.
+    with kubelet timestamps, so reconnecting neither repeats nor drops a line. Every call has a
+    connect and a read timeout and the client's connections use TCP keepalive (``FollowerTiming``),
+    so an API server gone silent is reconnected to, not waited on for ever. It yields exactly one
+    event: ``status`` is ``success``, ``failed``, ``timeout`` or ``error``.
 
     :param kubernetes_conn_id: the Airflow connection of the cluster.
     :param namespace: the driver pod's namespace.
@@ -69,14 +75,26 @@ class SparkDriverTrigger(BaseTrigger):
             },
         )
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
+    @property
+    def follower_timing(self) -> FollowerTiming:
+        """The follower's pace: ``timing``, or production's."""
+        return FollowerTiming(**(self.timing or {}))
+
+    @contextlib.asynccontextmanager
+    async def _api_client(self) -> AsyncIterator[ApiClient]:
+        """Open the connection's API client, its connections with TCP keepalive."""
         from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook
+
+        async with AsyncKubernetesHook(conn_id=self.kubernetes_conn_id).get_conn() as api_client:
+            use_tcp_keepalive(api_client, self.follower_timing.keepalive_socket_options())
+            yield api_client
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
         from kubernetes_asyncio.client import CoreV1Api
 
         started = time.monotonic()
-        hook = AsyncKubernetesHook(conn_id=self.kubernetes_conn_id)
         try:
-            async with hook.get_conn() as api_client:
+            async with self._api_client() as api_client:
                 follower = DriverFollower(
                     CoreV1Api(api_client),
                     namespace=self.namespace,
@@ -84,7 +102,7 @@ class SparkDriverTrigger(BaseTrigger):
                     container=DRIVER_CONTAINER_NAME,
                     timeouts=FollowTimeouts(**self.timeouts),
                     log=self.log,
-                    timing=FollowerTiming(**(self.timing or {})),
+                    timing=self.follower_timing,
                     follower_key=self.follower_key,
                 )
                 event = await follower.follow()
@@ -108,17 +126,16 @@ class SparkDriverTrigger(BaseTrigger):
         trigger to another triggerer, so a job survives a triggerer restart. Executors, their
         ConfigMap and anything else the driver owns go with it (garbage collection).
         """
-        from airflow.providers.cncf.kubernetes.hooks.kubernetes import AsyncKubernetesHook
         from kubernetes_asyncio.client import CoreV1Api, V1DeleteOptions
         from kubernetes_asyncio.client.exceptions import ApiException
 
         self.log.info("Task stopped by a user: deleting driver pod %s/%s and its executors", self.namespace, self.pod_name)
-        hook = AsyncKubernetesHook(conn_id=self.kubernetes_conn_id)
-        async with hook.get_conn() as api_client:
+        async with self._api_client() as api_client:
             try:
                 await CoreV1Api(api_client).delete_namespaced_pod(
-                    name=self.pod_name, namespace=self.namespace, body=V1DeleteOptions(propagation_policy="Background")
-                )
+                    name=self.pod_name, namespace=self.namespace, body=V1DeleteOptions(propagation_policy="Background"),
+                    _request_timeout=self.follower_timing.request_timeout(),
+                )  # fmt: skip
             except ApiException as error:
                 if error.status != HTTP_NOT_FOUND:
                     raise
