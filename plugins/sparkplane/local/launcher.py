@@ -34,7 +34,8 @@ class LocalLauncher:
     :param log: where the job's output and the outcome go (the task log).
     :param master: the local Spark master, e.g. ``local[2]``.
     :param jobs_root: folder that relative application paths are resolved against.
-    :param terminate_grace_seconds: how long a stopped job gets to exit before it is killed.
+    :param terminate_grace_seconds: how long a stopped job gets to exit before it is killed, whether
+        ``stop`` stops it or the task process died (then the guardian of ``process.py`` does).
     """
 
     def __init__(
@@ -75,7 +76,8 @@ class LocalLauncher:
                 self.log.info("Secret settings %s are passed in a file only this user can read, not shown here",
                               ", ".join(sorted(secret_settings)))  # fmt: skip
             self.log.info("Command: %s", " ".join(argv))
-            self._process = StreamingProcess(argv, env=self._environment(spec), cwd=str(application_path.parent))
+            self._process = StreamingProcess(argv, env=self._environment(spec), cwd=str(application_path.parent),
+                                             grace_seconds=self.terminate_grace_seconds)  # fmt: skip
             result = self._process.run(on_line=lambda line: self.log.info("%s", line))
         if result.exit_code != 0:
             diagnosis = explain_failure(result.exit_code, result.tail, application=spec.application)
@@ -89,7 +91,7 @@ class LocalLauncher:
         """Stop the running job and everything it started (SIGTERM, then SIGKILL after the grace)."""
         if self._process is not None:
             self.log.info("Task killed: stopping the Spark job and everything it started")
-            self._process.terminate(self.terminate_grace_seconds)
+            self._process.terminate()
 
     def _environment(self, spec: SparkJobSpec) -> dict[str, str]:
         return {
