@@ -7,13 +7,16 @@ tests as it would in production), and the pods the platform created for a DAG.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from sparkplane.bootstrap.apply import DEFAULT_MANIFEST_DIR, apply_manifests, dynamic_client, load_manifests
 from sparkplane.kubernetes.identity import AIRFLOW_NAMESPACE, AIRFLOW_SERVICE_ACCOUNT, SPARK_NAMESPACE
+from sparkplane.kubernetes.pod_templates import restricted_container_security, restricted_pod_security
 
 from harness.cluster import LocalCluster
 from harness.waits import wait_for
@@ -67,3 +70,40 @@ def wait_for_no_job_pods(local_cluster: LocalCluster, dag_id: str, *, timeout_se
         interval_seconds=1,
         what=f"the pods of {dag_id} to be deleted",
     )
+
+
+#: The admission policies' parameters (spark-bootstrap/30-admission-policies.yaml).
+ADMISSION_PARAMS = "sparkplane-admission"
+
+
+@contextlib.contextmanager
+def allowlisted_secrets(local_cluster: LocalCluster, *secrets: str) -> Iterator[None]:
+    """Let pods in namespace spark reference ``secrets`` for the block; restore the allowlist afterwards."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(local_cluster.api_client())
+    before = core.read_namespaced_config_map(ADMISSION_PARAMS, AIRFLOW_NAMESPACE).data["secrets"]
+    names = [name for name in before.split(",") if name] + list(secrets)
+    core.patch_namespaced_config_map(ADMISSION_PARAMS, AIRFLOW_NAMESPACE, {"data": {"secrets": ",".join(names)}})
+    try:
+        # The API server reads the parameters through an informer: wait until a probe passes.
+        probe = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "allowlist-probe"},
+                 "spec": {"securityContext": restricted_pod_security(), "containers": [{
+                     "name": "probe", "image": "127.0.0.1:5000/none:0", "securityContext": restricted_container_security(),
+                     "envFrom": [{"secretRef": {"name": name}} for name in secrets]}]}}  # fmt: skip
+        wait_for(lambda: _admitted(core, probe), bool, timeout_seconds=30, what=f"{secrets} to be allowlisted")
+        yield
+    finally:
+        core.patch_namespaced_config_map(ADMISSION_PARAMS, AIRFLOW_NAMESPACE, {"data": {"secrets": before}})
+
+
+def _admitted(core, pod: dict) -> bool:
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        core.create_namespaced_pod(SPARK_NAMESPACE, pod, dry_run="All")
+    except ApiException as error:
+        if error.status == 403:
+            return False
+        raise
+    return True

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 from harness.airflow import run_dag
-from harness.platform import TEST_DAGS, job_pods
+from harness.platform import TEST_DAGS, allowlisted_secrets, job_pods
 from harness.pods import PodWatch
 from kubernetes import client
 from sparkplane.kubernetes.identity import SPARK_NAMESPACE
@@ -40,7 +40,8 @@ def canary(local_cluster, monkeypatch):
         core.replace_namespaced_secret(SECRET, SPARK_NAMESPACE, body)
     monkeypatch.setenv("SPARKPLANE_TEST_CANARY", value)
     monkeypatch.setenv("AIRFLOW_CONN_SPARKPLANE_CANARY", json.dumps({"conn_type": "generic", "password": value}))
-    yield value
+    with allowlisted_secrets(local_cluster, SECRET):  # the namespace's admission policy
+        yield value
     core.delete_namespaced_secret(SECRET, SPARK_NAMESPACE)
 
 

@@ -72,15 +72,22 @@ def load_manifests(manifest_dir: Path) -> list[dict[str, Any]]:
     return objects
 
 
-def classify(before_version: str | None, after_version: str) -> str:
-    """Return the outcome of an apply from the resourceVersion before (None: absent) and after.
+def classify(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
+    """Return the outcome of an apply from the object before (None: absent) and after.
 
-    The object's resourceVersion moves only when the API server really wrote it, which is what
-    "changed" means here.
+    "changed" means the object's content changed: its spec, rules, data or metadata. Not its
+    status, and not the bookkeeping of server-side apply: once a controller has applied its own
+    fields (a ValidatingAdmissionPolicy's type-checking status), the next apply rewrites the
+    managed-fields list and so the resourceVersion, with nothing else different.
     """
-    if before_version is None:
+    if before is None:
         return "created"
-    return "unchanged" if before_version == after_version else "changed"
+    return "unchanged" if _content(before) == _content(after) else "changed"
+
+
+def _content(obj: dict[str, Any]) -> dict[str, Any]:
+    metadata = {k: v for k, v in obj.get("metadata", {}).items() if k not in ("resourceVersion", "managedFields")}
+    return {**{k: v for k, v in obj.items() if k != "status"}, "metadata": metadata}
 
 
 def apply_object(client: DynamicClient, manifest: dict[str, Any]) -> ApplyResult:
@@ -101,7 +108,7 @@ def apply_object(client: DynamicClient, manifest: dict[str, Any]) -> ApplyResult
     try:
         resource = client.resources.get(api_version=manifest["apiVersion"], kind=kind)
         try:
-            before = client.get(resource, name=name, namespace=namespace).metadata.resourceVersion
+            before = client.get(resource, name=name, namespace=namespace).to_dict()
         except NotFoundError:
             before = None
         after = client.server_side_apply(
@@ -114,7 +121,7 @@ def apply_object(client: DynamicClient, manifest: dict[str, Any]) -> ApplyResult
             f"applying {kind} {name}{where} failed ({e.status} {e.reason}): {e.body}. "
             "Apply with a cluster-admin kubeconfig; RBAC objects can only be created by someone holding their rights."
         ) from e
-    return ApplyResult(kind, name, namespace, classify(before, after.metadata.resourceVersion))
+    return ApplyResult(kind, name, namespace, classify(before, after.to_dict()))
 
 
 def apply_manifests(client: DynamicClient, manifests: Sequence[dict[str, Any]]) -> Iterator[ApplyResult]:

@@ -73,10 +73,15 @@ def test_executor_template_mounts_no_token():
     assert template["spec"]["automountServiceAccountToken"] is False
 
 
-def test_apply_outcome_follows_the_resource_version():
-    assert classify(None, "10") == "created"
-    assert classify("10", "10") == "unchanged"
-    assert classify("10", "11") == "changed"
+def test_apply_outcome_follows_the_content_not_the_bookkeeping():
+    role = {"kind": "Role", "metadata": {"name": "r", "resourceVersion": "10", "managedFields": [{"manager": "a"}]},
+            "rules": [{"verbs": ["get"]}]}
+    rewritten = {**role, "metadata": {**role["metadata"], "resourceVersion": "11", "managedFields": []},
+                 "status": {"observedGeneration": 1}}
+    assert classify(None, role) == "created"
+    assert classify(role, rewritten) == "unchanged"
+    assert classify(role, {**rewritten, "rules": [{"verbs": ["get", "list"]}]}) == "changed"
+    assert classify(role, {**role, "metadata": {**role["metadata"], "labels": {"team": "a"}}}) == "changed"
 
 
 def test_bootstrap_spark_conf_names_the_bootstrapped_objects(tmp_path: Path):
