@@ -8,6 +8,8 @@ API server itself and sees what it would see from a real server or network in th
 - ``blackhole()``: new connections are accepted and never answered (existing ones go on);
 - ``cut()``: every open connection is reset, as by a restarting server or a middlebox;
 - ``slow(seconds)``: each chunk is held that long before it is passed on;
+- ``cut_off()``: both of ``cut()`` and ``blackhole()``: the server unreachable (gone from the
+  network, or a restart that takes long), every request failing until ``resume()``;
 - ``resume()``: back to a plain proxy.
 
 The proxy runs its own event loop in a daemon thread, so it keeps forwarding while a test's
@@ -118,6 +120,11 @@ class TcpProxy:
     def cut(self) -> int:
         """Reset every open connection; return how many there were."""
         return self._call(self._reset_all())
+
+    def cut_off(self) -> int:
+        """Leave new connections unanswered, then reset the open ones: unreachable until ``resume()``."""
+        self.blackhole()
+        return self.cut()
 
     # --- in the proxy's thread -------------------------------------------------------------
 

@@ -3,7 +3,9 @@
 The follower and the synchronous hook reach the real API server through ``TcpProxy``
 (harness/tcp_proxy.py) as the platform's identity; the test pauses the proxy, so the server goes
 silent with every connection left open (half-open), as behind a crashed node or a stuck load
-balancer. The test itself creates, ends and writes the log of the simulated drivers directly, not
+balancer; or it cuts the proxy off (every connection reset, new ones unanswered), as when the API
+server is gone from the network, and the trigger, run as the triggerer runs it, rides that out or
+gives up, depending on how long it lasts. The test itself creates, ends and writes the log of the simulated drivers directly, not
 through the proxy. Timings are shortened; the bounds the tests wait within are generous, since
 the cluster is shared with other work.
 """
@@ -18,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -33,6 +36,7 @@ from sparkplane.kubernetes.hook import SparkKubernetesHook
 from sparkplane.kubernetes.identity import AIRFLOW_NAMESPACE, AIRFLOW_SERVICE_ACCOUNT, DRIVER_CONTAINER_NAME, SPARK_NAMESPACE
 from sparkplane.kubernetes.pod_templates import restricted_container_security, restricted_pod_security
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts
+from sparkplane.kubernetes.trigger import SparkDriverTrigger
 
 pytestmark = pytest.mark.cluster
 
@@ -43,6 +47,8 @@ TIMING = FollowerTiming(
     reconnect_delay_seconds=0.5, connect_timeout_seconds=2, read_timeout_seconds=3, watch_read_margin_seconds=2,
     api_unreachable_seconds=120,
 )  # fmt: skip
+#: The trigger gives up after 10 s of unreachable API (production: 5 minutes).
+OUTAGE_TIMING = replace(TIMING, api_unreachable_seconds=10)
 
 
 def _driver_manifest(name: str) -> dict:
@@ -104,6 +110,50 @@ async def _follow(kubeconfig: Path, name: str, handler: CapturedLines, *, timeou
         follower = DriverFollower(CoreV1Api(api_client), namespace=SPARK_NAMESPACE, pod_name=name,
                                   container=DRIVER_CONTAINER_NAME, timeouts=timeouts, log=log, timing=TIMING)  # fmt: skip
         return await follower.follow()
+
+
+@pytest.fixture
+def connection_through_proxy(kubeconfig_through_proxy, monkeypatch) -> str:
+    """The id of an Airflow connection acting as the platform's identity through the proxy."""
+    connection = {"conn_type": "kubernetes", "extra": {"kube_config_path": str(kubeconfig_through_proxy)}}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(connection))
+    return CONN_ID
+
+
+async def _trigger(conn_id: str, name: str, handler: CapturedLines, *, timing: FollowerTiming) -> dict:
+    """Run ``SparkDriverTrigger`` on driver ``name`` through connection ``conn_id``; return its event."""
+    trigger = SparkDriverTrigger(kubernetes_conn_id=conn_id, namespace=SPARK_NAMESPACE, pod_name=name, timeouts={},
+                                 timing=timing.to_dict())  # fmt: skip
+    trigger._log = log = logging.getLogger(f"test.api_faults.{name}")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    return (await trigger.run().__anext__()).payload
+
+
+class _SimulatedDriver:
+    """A driver pod on a simulated node: its lines (marked, to ignore other tests') and its end."""
+
+    def __init__(self, local_cluster, core: client.CoreV1Api, pods: Callable[[dict], str], prefix: str) -> None:
+        self.local_cluster, self.core = local_cluster, core
+        self.marker = uuid.uuid4().hex[:8]
+        self.name = pods(on_simulated_node(_driver_manifest(f"{prefix}-{self.marker}"), simulated_node(core)))
+        self.handler = CapturedLines()
+
+    def prints(self, text: str) -> None:
+        append_log_line(self.local_cluster.settings.simulated_container_log, f"{self.marker} {text}")
+
+    def lines(self) -> list[str]:
+        return [m.removeprefix(f"{self.marker} ") for m in self.handler.messages if m.startswith(self.marker)]
+
+    def is_running(self) -> bool:
+        return self.core.read_namespaced_pod(self.name, SPARK_NAMESPACE).status.phase == "Running"
+
+    def exists(self) -> bool:
+        return bool(self.core.list_namespaced_pod(SPARK_NAMESPACE, field_selector=f"metadata.name={self.name}").items)
+
+    def ends(self) -> None:
+        mark_finished(self.core, SPARK_NAMESPACE, self.name, container=DRIVER_CONTAINER_NAME, phase="Succeeded",
+                      exit_code=0, reason="Completed")  # fmt: skip
 
 
 async def _until(condition: Callable[[], bool], *, timeout_seconds: float, what: str) -> None:
@@ -214,3 +264,61 @@ def test_a_hook_call_to_a_silent_api_server_ends_with_a_timeout(
     error = outcome[0]
     reason = error.reason if isinstance(error, urllib3.exceptions.MaxRetryError) else error
     assert isinstance(reason, urllib3.exceptions.TimeoutError), repr(error)
+
+
+def test_an_api_unreachable_for_less_than_the_limit_is_ridden_out_with_every_line_once(
+    local_cluster, core, pods, proxy, connection_through_proxy
+):
+    driver = _SimulatedDriver(local_cluster, core, pods, "short-outage")
+    outage_seconds = 5  # the limit is 10 s
+
+    async def scenario() -> dict:
+        following = asyncio.create_task(_trigger(connection_through_proxy, driver.name, driver.handler,
+                                                 timing=OUTAGE_TIMING))  # fmt: skip
+        await _until(driver.is_running, timeout_seconds=60, what=f"{driver.name} to run")
+        driver.prints("before the outage")
+        await _until(lambda: driver.lines() == ["before the outage"], timeout_seconds=30, what="the first line")
+        assert proxy.cut_off() > 0  # the watch's and the log's connections, at least
+        driver.prints("during the outage")
+        await asyncio.sleep(outage_seconds)
+        assert not following.done()
+        proxy.resume()
+        driver.prints("after the outage")
+        await _until(lambda: len(driver.lines()) == 3, timeout_seconds=60, what="the lines after the outage")
+        driver.ends()
+        return await asyncio.wait_for(following, timeout=60)
+
+    event = asyncio.run(scenario())
+    assert (event["status"], event["phase"]) == ("success", "Succeeded"), event
+    assert driver.lines() == ["before the outage", "during the outage", "after the outage"]
+    dropped = [m for m in driver.handler.messages if m.startswith(f"Watch of driver pod {driver.name} dropped (")]
+    assert len(dropped) >= 2, driver.handler.messages  # asked again during the outage, unanswered
+
+
+def test_an_api_unreachable_for_longer_than_the_limit_ends_the_follow_with_an_error_and_the_driver_is_kept(
+    local_cluster, core, pods, proxy, connection_through_proxy
+):
+    driver = _SimulatedDriver(local_cluster, core, pods, "long-outage")
+    outage_seconds = 20  # the limit is 10 s
+
+    async def scenario() -> tuple[dict, float]:
+        following = asyncio.create_task(_trigger(connection_through_proxy, driver.name, driver.handler,
+                                                 timing=OUTAGE_TIMING))  # fmt: skip
+        await _until(driver.is_running, timeout_seconds=60, what=f"{driver.name} to run")
+        driver.prints("before the outage")
+        await _until(lambda: driver.lines() == ["before the outage"], timeout_seconds=30, what="the first line")
+        proxy.cut_off()
+        cut_off_at = time.monotonic()
+        try:
+            event = await asyncio.wait_for(following, timeout=outage_seconds)  # it gives up before the API is back
+        finally:
+            proxy.resume()
+        return event, time.monotonic() - cut_off_at
+
+    event, gave_up_after_seconds = asyncio.run(scenario())
+    # An error, not a failure: the driver's state is unknown, so the launcher keeps it and the
+    # task's retry follows it (tests/kubernetes/test_driver_launcher.py).
+    assert event["status"] == "error", event
+    assert event["message"].startswith("ApiUnreachable: the Kubernetes API did not answer for "), event
+    assert OUTAGE_TIMING.api_unreachable_seconds <= gave_up_after_seconds < outage_seconds
+    assert driver.exists()

@@ -23,17 +23,27 @@ not answer, whose kernel still acknowledges the probes: the read timeouts are fo
 synchronous hook's client has TCP keepalive from the cncf.kubernetes provider (urllib3 socket
 options from ``[kubernetes_executor] tcp_keep_idle/tcp_keep_intvl/tcp_keep_cnt``, on unless the
 connection sets ``disable_tcp_keepalive``); its calls are short and bounded by their timeouts.
+
+Expired credentials. A client reads its credentials once, when it is built, and the trigger keeps
+one for the whole job: a short-lived token (an exec plugin's on EKS or GKE, a bound ServiceAccount
+token, a rewritten ``tokenFile``) that expires while the job runs makes the API answer
+``401 Unauthorized`` from then on. ``RenewableCoreV1`` is the client the follower and its log
+share; after a 401 it builds one new client from the connection, with the credentials loaded
+again, before a 401 counts as access denied.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
+import logging
 import socket
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from kubernetes_asyncio.client import ApiClient
+    from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
 HTTP_BAD_REQUEST = 400
 HTTP_UNAUTHORIZED = 401
@@ -114,3 +124,78 @@ def use_tcp_keepalive(api_client: ApiClient, options: list[tuple[int, int, int]]
 def describe_error(error: BaseException) -> str:
     """Return the error's type and message, for a log."""
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def api_message(error: BaseException) -> str:
+    """Return what the API server said: the message of its Status answer, else the error's first line."""
+    for text in (getattr(error, "body", None), getattr(error, "reason", None)):
+        message = status_message(text) if isinstance(text, (str, bytes)) else None
+        if message:
+            return message
+    return describe_error(error).splitlines()[0]
+
+
+def status_message(text: str | bytes) -> str:
+    """Return the ``message`` of a Kubernetes Status answer (JSON), else the text itself, cut to 500 characters."""
+    try:
+        status = json.loads(text)
+    except ValueError:
+        status = None
+    if isinstance(status, dict) and isinstance(status.get("message"), str):
+        return status["message"]
+    return (text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text).strip()[:500]
+
+
+class RenewableCoreV1:
+    """The async CoreV1Api a follower and its log share, built once more after a 401.
+
+    On a ``401 Unauthorized`` the caller hands over the client that got it. ``renew`` builds a new
+    one (``build``: from the connection, its credentials loaded again) and the caller asks again
+    with ``core_v1``. A 401 from a client already replaced (the watch and the log stream meet one
+    expiry together) just means asking again: one expiry builds one client. A 401 from a renewed
+    client that has had no answer yet means fresh credentials are refused too: ``renew`` returns
+    False and the caller treats it as access denied (403). The clients replaced are closed by
+    whoever built them, when the follow ends: a log stream already open on one goes on meanwhile.
+
+    :param core_v1: the client to start with.
+    :param build: builds a new CoreV1Api with its credentials loaded again; None: a 401 is access
+        denied at once.
+    :param log: where a renewal is reported (the task log, from a trigger).
+    """
+
+    def __init__(
+        self,
+        core_v1: CoreV1Api,
+        *,
+        build: Callable[[], Awaitable[CoreV1Api]] | None = None,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.core_v1 = core_v1
+        self.renewals = 0
+        self._build = build
+        self._log = log or logging.getLogger(__name__)
+        self._unproven = False  # the current client is a renewed one that has had no answer yet
+        self._lock = asyncio.Lock()
+
+    async def renew(self, failed: CoreV1Api) -> bool:
+        """Make sure the client in use has fresh credentials after ``failed`` got a 401; return whether to ask again."""
+        async with self._lock:
+            if failed is not self.core_v1:
+                return True
+            if self._build is None or self._unproven:
+                return False
+            self._log.info("Kubernetes answered 401 Unauthorized: the credentials may have expired; loading them "
+                           "again from the connection")  # fmt: skip
+            try:
+                self.core_v1 = await self._build()
+            except Exception as build_error:  # an exec plugin or the connection failing: a denial, retried as such
+                self._log.warning("Could not load the credentials again (%s)", describe_error(build_error))
+                return False
+            self.renewals += 1
+            self._unproven = True
+            return True
+
+    def answered(self, by: CoreV1Api) -> None:
+        """Note that the API answered a request of ``by``: a later 401 to it may renew again."""
+        if by is self.core_v1:
+            self._unproven = False

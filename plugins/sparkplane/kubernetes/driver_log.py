@@ -12,6 +12,14 @@ lets it continue after the last line already in the task log instead of repeatin
 the start. After a graceful restart nothing repeats; after a hard kill at most the lines of the
 last checkpoint interval do. A later try following the same driver (reattach) starts a log of
 its own, from the beginning, because the checkpoint names another try.
+
+A refused log is not a dropped one. A ``403`` (the identity may not get pods/log), a ``400`` (the
+API server cannot serve this log) or a ``401`` that fresh credentials did not cure is asked again
+every ``FollowerTiming.reconnect_delay_seconds``, saying so once, for up to
+``FollowerTiming.log_refused_seconds``; then the log is given up with one line naming what was
+refused, the API's message and what to check (``LogRefused``), while the follower goes on
+watching the pod. Other failures (a dropped connection, a 5xx) are reconnected to for as long as
+the pod is followed.
 """
 
 from __future__ import annotations
@@ -24,7 +32,15 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from sparkplane.kubernetes import pod_status
-from sparkplane.kubernetes.api_errors import describe_error, transient_connection_errors
+from sparkplane.kubernetes.api_errors import (
+    HTTP_BAD_REQUEST,
+    HTTP_FORBIDDEN,
+    HTTP_UNAUTHORIZED,
+    api_message,
+    describe_error,
+    status_message,
+    transient_connection_errors,
+)
 from sparkplane.kubernetes.identity import LOG_CHECKPOINT_ANNOTATION
 from sparkplane.kubernetes.log_position import (
     LogDeduplicator,
@@ -39,19 +55,52 @@ if TYPE_CHECKING:
     from aiohttp import ClientTimeout
     from kubernetes.client import V1Pod
     from kubernetes_asyncio.client import CoreV1Api
+    from kubernetes_asyncio.client.exceptions import ApiException
 
+    from sparkplane.kubernetes.api_errors import RenewableCoreV1
     from sparkplane.kubernetes.follower import FollowerTiming
 
 #: How long the pod's status may lag behind the end of its container's log stream.
 LOG_END_GRACE_SECONDS = 5.0
 #: How often to look again whether a container that has not started yet has.
 CONTAINER_START_POLL_SECONDS = 1.0
+#: Answers to a log request that say no rather than "not now": asking again cures them only if
+#: someone changes a setting (a 401 comes here after the credentials, loaded again, were refused).
+LOG_REFUSED_STATUSES = frozenset({HTTP_BAD_REQUEST, HTTP_UNAUTHORIZED, HTTP_FORBIDDEN})
+
+
+class LogRefused(RuntimeError):
+    """The API refused the driver's log longer than the follower asks; the rest of it is not in the task log."""
+
+
+class _Refusal:
+    """One refusal of the log, asked again since its first answer."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.since = time.monotonic()
+        self.requests = 1
+
+    def lasted_seconds(self) -> float:
+        return time.monotonic() - self.since
+
+
+def refused_log_advice(status: int, *, namespace: str, pod_name: str, container: str) -> str:
+    """Return what to check when the API refuses a container's log with ``status``."""
+    if status == HTTP_FORBIDDEN:
+        return (f"Check that the Airflow identity may 'get pods/log' in namespace {namespace!r} "
+                "(spark-bootstrap/20-airflow.yaml: python -m sparkplane.bootstrap apply).")  # fmt: skip
+    if status == HTTP_UNAUTHORIZED:
+        return ("The kubernetes connection's credentials were refused, also loaded again: check its token, "
+                "token file or exec plugin.")  # fmt: skip
+    return (f"The API server could not serve this log (the message says why): check the pod's node and its "
+            f"kubelet; `kubectl -n {namespace} logs {pod_name} -c {container}` gets the same answer.")  # fmt: skip
 
 
 class DriverLog:
     """Pass one container's log on to ``log``, line by line, from its start until it ends.
 
-    :param core_v1: an async CoreV1Api.
+    :param api: the async CoreV1Api, shared with the follower, renewed after a 401.
     :param namespace: the pod's namespace.
     :param pod_name: the pod's name.
     :param container: the container whose log is streamed.
@@ -65,7 +114,7 @@ class DriverLog:
 
     def __init__(
         self,
-        core_v1: CoreV1Api,
+        api: RenewableCoreV1,
         *,
         namespace: str,
         pod_name: str,
@@ -76,7 +125,7 @@ class DriverLog:
         latest_pod: Callable[[], V1Pod | None],
         read_pod: Callable[[], Awaitable[V1Pod | None]],
     ) -> None:
-        self.core_v1 = core_v1
+        self.api = api
         self.namespace = namespace
         self.pod_name = pod_name
         self.container = container
@@ -90,6 +139,11 @@ class DriverLog:
         self.reconnects = 0
         self._checkpointed = self.deduplicator.position
         self._checkpointed_at = 0.0
+        self._refusal: _Refusal | None = None
+
+    @property
+    def core_v1(self) -> CoreV1Api:
+        return self.api.core_v1
 
     @property
     def position(self) -> LogPosition:
@@ -131,7 +185,10 @@ class DriverLog:
             self.log.warning("Could not record the log position on %s (%s)", self.pod_name, describe_error(error))
 
     async def follow(self) -> None:
-        """Stream the log until the container has ended (or the pod is gone), reconnecting as needed."""
+        """Stream the log until the container has ended (or the pod is gone), reconnecting as needed.
+
+        Raises ``LogRefused`` once the API has refused the log for ``log_refused_seconds``.
+        """
         from aiohttp import SocketTimeoutError
         from kubernetes_asyncio.client.exceptions import ApiException
 
@@ -143,8 +200,9 @@ class DriverLog:
                 await asyncio.sleep(CONTAINER_START_POLL_SECONDS)
                 continue
             self.deduplicator.restart()
+            core_v1 = self.core_v1
             try:
-                response = await self.core_v1.read_namespaced_pod_log(
+                response = await core_v1.read_namespaced_pod_log(
                     name=self.pod_name,
                     namespace=self.namespace,
                     container=self.container,
@@ -156,7 +214,8 @@ class DriverLog:
                 )
                 try:
                     if not 200 <= response.status <= 299:  # unread here, the error would pass as a log line
-                        raise ApiException(status=response.status, reason=(await response.text())[:500])
+                        raise ApiException(status=response.status, reason=status_message(await response.text()))
+                    self._log_readable(core_v1)
                     # In chunks, not lines: a line of megabytes must not end the stream (aiohttp
                     # refuses lines longer than its buffer); the splitter passes it on cut.
                     splitter = LineSplitter()
@@ -178,10 +237,51 @@ class DriverLog:
                 self.reconnects += 1
                 self.log.info("No driver output for %.0fs; reopening the log stream", self.timing.log_quiet_seconds)
                 continue
-            except (ApiException, *transient_connection_errors()) as error:
+            except ApiException as error:
+                if error.status == HTTP_UNAUTHORIZED and await self.api.renew(core_v1):
+                    continue  # asked again with the credentials loaded afresh
+                if error.status in LOG_REFUSED_STATUSES:
+                    self._log_refused(error)
+                else:
+                    self.log.warning("Driver log stream dropped (%s); reconnecting", describe_error(error))
+                self.reconnects += 1
+                await asyncio.sleep(self.timing.reconnect_delay_seconds)
+            except transient_connection_errors() as error:
                 self.reconnects += 1
                 self.log.warning("Driver log stream dropped (%s); reconnecting", describe_error(error))
                 await asyncio.sleep(self.timing.reconnect_delay_seconds)
+
+    def _log_refused(self, error: ApiException) -> None:
+        """Count one more refusal; say so on the first, give up (``LogRefused``) once the same one lasts too long."""
+        if self._refusal is None or self._refusal.status != error.status:
+            self._refusal = _Refusal(error.status)
+            self.log.warning(
+                "Kubernetes refused the driver log of %s (%s: %s); asking again every %ss for up to %ss",
+                self.pod_name, error.status, api_message(error), self.timing.reconnect_delay_seconds,
+                self.timing.log_refused_seconds,
+            )  # fmt: skip
+            return
+        self._refusal.requests += 1
+        lasted_seconds = self._refusal.lasted_seconds()
+        if lasted_seconds <= self.timing.log_refused_seconds:
+            return
+        advice = refused_log_advice(error.status, namespace=self.namespace, pod_name=self.pod_name,
+                                    container=self.container)  # fmt: skip
+        message = (
+            f"Kubernetes refused the log of driver pod {self.namespace}/{self.pod_name} for {lasted_seconds:.0f}s "
+            f"({self._refusal.requests} requests, {error.status}: {api_message(error)}); the driver's later lines "
+            f"are not in this task log, its outcome still is. {advice}"
+        )
+        self.log.error("%s", message)
+        raise LogRefused(message) from error
+
+    def _log_readable(self, core_v1: CoreV1Api) -> None:
+        """Note a log request the API answered; say so if it had refused the ones before."""
+        self.api.answered(core_v1)
+        if self._refusal is not None:
+            self.log.info("The driver log is readable again after %.0fs (%d requests refused)",
+                          self._refusal.lasted_seconds(), self._refusal.requests)  # fmt: skip
+            self._refusal = None
 
     async def _container_ended(self) -> bool:
         """Return whether the container has ended, giving the kubelet a moment to report it.

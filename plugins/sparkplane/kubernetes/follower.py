@@ -10,6 +10,13 @@ a read timeout a little longer than the ``timeout_seconds`` the server ends it a
 gone silent is dropped and resumed like one the server closed. The stage timeouts do not depend
 on the API answering either: a clock checks the pod as last seen against them on the local
 clock, so a driver that waits for a node past its limit times out even while the API is silent.
+
+A watch refused with ``410 Gone`` is resumed from a fresh list of the pod, never from the pod's
+own resourceVersion: that is the version of its last change, and for a pod unchanged for long
+(a driver running for hours) it is older than the API server keeps for watches, so a watch from
+it would be refused again, at once and for ever. A ``401`` is answered by building the client
+again with its credentials loaded afresh (``RenewableCoreV1``, api_errors.py) before it counts
+as access denied.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from sparkplane.kubernetes.api_errors import (
     TCP_KEEPALIVE_PROBES,
     TRANSIENT_HTTP_STATUSES,
     WATCH_READ_MARGIN_SECONDS,
+    RenewableCoreV1,
     describe_error,
     tcp_keepalive_socket_options,
     transient_connection_errors,
@@ -43,6 +51,8 @@ from sparkplane.kubernetes.pod_diagnosis import describe_wait, explain_pod_failu
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts, exceeded_stage_timeout
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from kubernetes.client import V1Pod
     from kubernetes_asyncio.client import CoreV1Api
 
@@ -59,6 +69,12 @@ class FollowerTiming:
         and losing nothing): a connection that died without a word (half-open) is not waited on
         for ever. It is the log stream's read timeout.
     :param log_drain_seconds: how long to wait for the log stream to end after the pod ended.
+    :param log_refused_seconds: how long the API may refuse the driver's log with the same answer
+        (403: the identity may not get pods/log; 400: the log cannot be served; 401 even with the
+        credentials loaded again) before the log is given up. A minute covers an API server that
+        has just restarted; past it the refusal is a setting to fix, and asking on every 2 s for
+        the rest of the run only fills the task log. The pod is still watched and its outcome
+        reported; the task log says the driver's later lines are missing from it.
     :param checkpoint_interval_seconds: at most one checkpoint PATCH per interval while lines
         flow; it bounds what a hard-killed triggerer repeats after its restart.
     :param api_unreachable_seconds: how long the API may stay unreachable (an API server
@@ -80,6 +96,7 @@ class FollowerTiming:
     progress_interval_seconds: float = 30.0
     log_quiet_seconds: float = 300.0
     log_drain_seconds: float = 30.0
+    log_refused_seconds: float = 60.0
     checkpoint_interval_seconds: float = 2.0
     api_unreachable_seconds: float = 300.0
     access_denied_seconds: float = 60.0
@@ -178,6 +195,10 @@ class DriverFollower:
     :param timing: how the follower paces itself (defaults: production's).
     :param follower_key: the key of the task try following the pod; with it, the log position is
         checkpointed on the pod and a restarted follower of the same try continues from there.
+    :param renew_client: builds a new async CoreV1Api with its credentials loaded again (the
+        trigger: from the Airflow connection). Called when the API answers 401, as it does once a
+        short-lived token has expired; the watch and the log then go on with the new client. A
+        401 to the new client too counts as access denied. None: every 401 is access denied.
     """
 
     def __init__(
@@ -191,8 +212,9 @@ class DriverFollower:
         log: logging.Logger,
         timing: FollowerTiming = FollowerTiming(),
         follower_key: str | None = None,
+        renew_client: Callable[[], Awaitable[CoreV1Api]] | None = None,
     ) -> None:
-        self.core_v1 = core_v1
+        self.api = RenewableCoreV1(core_v1, build=renew_client, log=log)
         self.namespace = namespace
         self.pod_name = pod_name
         self.container = container
@@ -202,12 +224,17 @@ class DriverFollower:
         self.reconnects = 0
         self._pod: V1Pod | None = None
         self.driver_log = DriverLog(
-            core_v1, namespace=namespace, pod_name=pod_name, container=container, log=log, timing=timing,
+            self.api, namespace=namespace, pod_name=pod_name, container=container, log=log, timing=timing,
             follower_key=follower_key, latest_pod=lambda: self._pod, read_pod=self._read_pod,
         )  # fmt: skip
         self._answered_at = time.monotonic()
         self._unreachable = _Trouble()
         self._denied = _Trouble()
+
+    @property
+    def core_v1(self) -> CoreV1Api:
+        """The client in use (a new one after its credentials were loaded again)."""
+        return self.api.core_v1
 
     async def follow(self) -> dict[str, Any]:
         self._pod = await self._read_pod()
@@ -229,7 +256,8 @@ class DriverFollower:
                 except asyncio.TimeoutError:
                     self.log.warning("The driver log did not end %ss after the pod did", self.timing.log_drain_seconds)
             return {**event, "log_position": self.driver_log.position.to_dict(), "log_lines": self.driver_log.lines,
-                    "reconnects": self.reconnects + self.driver_log.reconnects}
+                    "reconnects": self.reconnects + self.driver_log.reconnects,
+                    "credential_renewals": self.api.renewals}
         except asyncio.CancelledError:
             # The triggerer is stopping (or a user stopped the task): stop passing lines on, then
             # record how far the log got, so the next follower starts exactly there.
@@ -262,9 +290,10 @@ class DriverFollower:
 
         resource_version: str | None = self._pod.metadata.resource_version
         while True:
+            core_v1 = self.core_v1
             try:
                 if resource_version is None:
-                    resource_version = await self._refresh_pod()
+                    resource_version = await self._relist_pod(core_v1)
                     if self._pod is None:
                         return self._event("error", f"driver pod {self.namespace}/{self.pod_name} disappeared")
                 verdict = await self._judge()
@@ -272,7 +301,7 @@ class DriverFollower:
                     return verdict
                 async with watch.Watch() as pod_watch:
                     async for change in pod_watch.stream(
-                        self.core_v1.list_namespaced_pod,
+                        core_v1.list_namespaced_pod,
                         namespace=self.namespace,
                         field_selector=f"metadata.name={self.pod_name}",
                         resource_version=resource_version,
@@ -281,7 +310,7 @@ class DriverFollower:
                         # A little longer than the server's end of the watch: silence past it is a dead connection.
                         _request_timeout=self.timing.watch_request_timeout(),
                     ):
-                        self._api_answered()
+                        self._api_answered(core_v1)
                         if change["type"] == "DELETED":
                             return self._event("error", f"driver pod {self.namespace}/{self.pod_name} was deleted "
                                                "before it finished (by a person, a cleanup job or node eviction)")
@@ -291,11 +320,13 @@ class DriverFollower:
                         if await self._judge(progress=False) is not None:
                             break
                     else:
-                        self._api_answered()  # the server ended the watch as asked
+                        self._api_answered(core_v1)  # the server ended the watch as asked
             except ApiException as error:
                 if error.status == HTTP_GONE:
-                    # The resourceVersion is older than the API server keeps: read the pod afresh.
-                    self.log.info("Watch of %s expired (410 Gone); reading the pod again", self.pod_name)
+                    # The resourceVersion is older than the API server keeps: list the pod afresh.
+                    self.log.info("Watch of %s expired (410 Gone); listing the pod again", self.pod_name)
+                elif error.status == HTTP_UNAUTHORIZED and await self.api.renew(core_v1):
+                    continue  # the same watch, asked again with the credentials loaded afresh
                 elif error.status in TRANSIENT_HTTP_STATUSES:
                     await self._wait_for_api("Watch of driver pod", error)
                 elif error.status in (HTTP_UNAUTHORIZED, HTTP_FORBIDDEN):
@@ -334,7 +365,8 @@ class DriverFollower:
 
         An API server that has just restarted answers 401/403 until its authenticators and
         authorizer are ready, so a denial is retried for a while; one that lasts (a revoked role)
-        ends the follow with an error that says so.
+        ends the follow with an error that says so. A 401 comes here only once the credentials,
+        loaded again, were refused too.
         """
         denied_seconds = self._denied.lasted_seconds()
         first_line = describe_error(error).splitlines()[0]
@@ -351,15 +383,26 @@ class DriverFollower:
         self.log.warning(message, *args)
         await asyncio.sleep(self.timing.reconnect_delay_seconds)
 
-    def _api_answered(self) -> None:
+    def _api_answered(self, core_v1: CoreV1Api) -> None:
         self._answered_at = time.monotonic()
         self._unreachable.end()
         self._denied.end()
+        self.api.answered(core_v1)
 
-    async def _refresh_pod(self) -> str | None:
-        self._pod = await self._read_pod()
-        self._api_answered()
-        return self._pod.metadata.resource_version if self._pod else None
+    async def _relist_pod(self, core_v1: CoreV1Api) -> str | None:
+        """Read the pod afresh; return the resourceVersion to watch it from (None if it is gone).
+
+        A list, not a read: the list's resourceVersion is the API server's current one, which a
+        watch can start from, while the pod's own is that of its last change (see the module's
+        docstring).
+        """
+        pods = await core_v1.list_namespaced_pod(
+            namespace=self.namespace, field_selector=f"metadata.name={self.pod_name}",
+            _request_timeout=self.timing.request_timeout(),
+        )  # fmt: skip
+        self._pod = pods.items[0] if pods.items else None
+        self._api_answered(core_v1)
+        return pods.metadata.resource_version if self._pod else None
 
     async def _judge(self, *, progress: bool = True) -> dict[str, Any] | None:
         """Return the final event if the pod's state decides the outcome, else None."""

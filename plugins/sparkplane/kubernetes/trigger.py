@@ -21,7 +21,7 @@ from sparkplane.kubernetes.identity import DRIVER_CONTAINER_NAME
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts
 
 if TYPE_CHECKING:
-    from kubernetes_asyncio.client import ApiClient
+    from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
 
 class SparkDriverTrigger(BaseTrigger):
@@ -34,6 +34,12 @@ class SparkDriverTrigger(BaseTrigger):
     connect and a read timeout and the client's connections use TCP keepalive (``FollowerTiming``),
     so an API server gone silent is reconnected to, not waited on for ever. It yields exactly one
     event: ``status`` is ``success``, ``failed``, ``timeout`` or ``error``.
+
+    One API client serves the whole follow; its credentials are read when it is built. When the
+    API answers 401 (a short-lived token, an exec plugin's on EKS or GKE, has expired), the
+    follower asks the trigger for a new client: built from the connection again (a new
+    ``AsyncKubernetesHook``, so the kubeconfig, its token file or exec plugin are read anew),
+    with TCP keepalive like the first. Every client built is closed when the follow ends.
 
     :param kubernetes_conn_id: the Airflow connection of the cluster.
     :param namespace: the driver pod's namespace.
@@ -94,9 +100,14 @@ class SparkDriverTrigger(BaseTrigger):
 
         started = time.monotonic()
         try:
-            async with self._api_client() as api_client:
+            async with contextlib.AsyncExitStack() as clients:
+
+                async def new_core_v1() -> CoreV1Api:
+                    """Open a client of the connection, its credentials loaded anew; closed when the follow ends."""
+                    return CoreV1Api(await clients.enter_async_context(self._api_client()))
+
                 follower = DriverFollower(
-                    CoreV1Api(api_client),
+                    await new_core_v1(),
                     namespace=self.namespace,
                     pod_name=self.pod_name,
                     container=DRIVER_CONTAINER_NAME,
@@ -104,6 +115,7 @@ class SparkDriverTrigger(BaseTrigger):
                     log=self.log,
                     timing=self.follower_timing,
                     follower_key=self.follower_key,
+                    renew_client=new_core_v1,
                 )
                 event = await follower.follow()
         except asyncio.CancelledError:
