@@ -29,8 +29,15 @@ with DAG(
         "retry_delay": timedelta(minutes=2),
     },
     params={
-        "orders": Param(300_000, type="integer", minimum=1, description="Orders to generate."),
-        "customers": Param(20_000, type="integer", minimum=1, description="Customers to generate."),
+        "orders": Param(
+            300_000, type="integer", minimum=1, maximum=10_000_000,
+            description="Orders to generate, at most 10 million (over 30 times the default): the tasks "
+            "run on two executors of 1g each.",
+        ),
+        "customers": Param(
+            20_000, type="integer", minimum=1, maximum=1_000_000,
+            description="Customers to generate, at most a million: the join's customer side stays small.",
+        ),
     },
     tags=["example", "spark"],
     doc_md=__doc__,

@@ -20,8 +20,15 @@ with DAG(
     catchup=False,
     default_args={"owner": "platform", "retries": 1, "retry_delay": timedelta(minutes=1)},
     params={
-        "lines": Param(20, type="integer", minimum=0, description="Numbered lines the job prints."),
-        "executors": Param(1, type="integer", minimum=1, description="Executors to start."),
+        "lines": Param(
+            20, type="integer", minimum=0, maximum=10_000,
+            description="Numbered lines the job prints, at most 10,000: each one lands in the task log.",
+        ),
+        "executors": Param(
+            1, type="integer", minimum=1, maximum=8,
+            description="Executors to start, at most 8 (half a core and 896 MiB each): enough to see tasks "
+            "spread over hosts; the namespace's quota bounds every job too.",
+        ),
     },
     tags=["platform", "spark"],
     doc_md=__doc__,

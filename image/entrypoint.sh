@@ -68,7 +68,11 @@ case "$role" in
     if [[ -n "${SPARK_EXECUTOR_LIBRARY_PATH:-}" ]]; then
       export LD_LIBRARY_PATH="$SPARK_EXECUTOR_LIBRARY_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     fi
+    # Spark reads its authentication secret from a file (spark.authenticate.secret.file) only
+    # when its master is a Kubernetes one, and an executor asks the driver for its settings, the
+    # master among them, over a connection that is already authenticated. So it is told here.
     exec "$JAVA_HOME/bin/java" \
+      "-Dspark.master=k8s://https://kubernetes.default.svc" \
       "${java_opts[@]}" \
       "-Xms$SPARK_EXECUTOR_MEMORY" "-Xmx$SPARK_EXECUTOR_MEMORY" \
       -cp "$classpath" \

@@ -42,6 +42,16 @@ SPARK_EXECUTOR_MEMORY = "spark.executor.memory"
 SPARK_EXECUTOR_CORES = "spark.executor.cores"
 SPARK_DRIVER_MEMORY = "spark.driver.memory"
 
+# --- Spark's own security (sparkplane.kubernetes.spark_auth) ----------------------------------
+SPARK_AUTHENTICATE = "spark.authenticate"
+#: Read by an executor before it has its configuration from the driver (the fetch of that
+#: configuration is itself authenticated), so it is set beside the driver and executor variants.
+SPARK_AUTH_SECRET_FILE = "spark.authenticate.secret.file"
+SPARK_AUTH_SECRET_DRIVER_FILE = "spark.authenticate.secret.driver.file"
+SPARK_AUTH_SECRET_EXECUTOR_FILE = "spark.authenticate.secret.executor.file"
+SPARK_NETWORK_CRYPTO = "spark.network.crypto.enabled"
+SPARK_UI_KILL_ENABLED = "spark.ui.killEnabled"
+
 #: Settings every driver gets unless the task overrides them, wherever it runs: its output
 #: goes to the task log, where people look for the job's own lines.
 TASK_LOG_CONF: dict[str, str] = {

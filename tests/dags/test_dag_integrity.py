@@ -70,6 +70,20 @@ def test_every_dag_has_owner_retries_and_tags(dag_bag):
     assert problems == []
 
 
+def test_every_numeric_param_has_a_maximum(dag_bag):
+    # Anyone who may trigger a DAG picks its Params: without a maximum, a thousand executors or a
+    # billion rows is one click away.
+    unbounded = []
+    for dag_id, dag in dag_bag.dags.items():
+        for name in dag.params:
+            schema = dag.params.get_param(name).schema
+            types = schema.get("type")
+            types = {types} if isinstance(types, str) else set(types or ())
+            if types & {"integer", "number"} and "maximum" not in schema:
+                unbounded.append(f"{dag_id}: params.{name}")
+    assert unbounded == []
+
+
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda path: path.name)
 def test_dag_file_does_no_io_when_parsed(dag_file):
     result = subprocess.run(

@@ -130,6 +130,8 @@ def test_executor_account_may_do_nothing_and_mounts_no_token(bootstrapped):
     [("create", "pods", SPARK_NAMESPACE, "", None), ("get", "pods", SPARK_NAMESPACE, "", None), ("watch", "pods", SPARK_NAMESPACE, "", None),
      ("delete", "pods", SPARK_NAMESPACE, "", None), ("patch", "pods", SPARK_NAMESPACE, "", None), ("get", "pods", SPARK_NAMESPACE, "", "log"), ("list", "events", SPARK_NAMESPACE, "", None),
      ("create", "localsubjectaccessreviews", SPARK_NAMESPACE, "authorization.k8s.io", None),
+     ("create", "secrets", SPARK_NAMESPACE, "", None),
+     ("get", "resourcequotas", SPARK_NAMESPACE, "", None), ("list", "resourcequotas", SPARK_NAMESPACE, "", None),
      ("create", "daemonsets", AIRFLOW_NAMESPACE, "apps", None), ("patch", "daemonsets", AIRFLOW_NAMESPACE, "apps", None),
      ("delete", "daemonsets", AIRFLOW_NAMESPACE, "apps", None), ("list", "pods", AIRFLOW_NAMESPACE, "", None),
      ("list", "nodes", None, "", None), ("watch", "nodes", None, "", None)],
@@ -143,11 +145,14 @@ def test_airflow_identity_may_do_what_the_platform_does(bootstrapped, verb, reso
 @pytest.mark.parametrize(
     ("verb", "resource", "namespace", "group", "subresource"),
     [("get", "secrets", SPARK_NAMESPACE, "", None), ("get", "secrets", AIRFLOW_NAMESPACE, "", None),
+     ("list", "secrets", SPARK_NAMESPACE, "", None), ("watch", "secrets", SPARK_NAMESPACE, "", None),
+     ("patch", "secrets", SPARK_NAMESPACE, "", None), ("create", "secrets", AIRFLOW_NAMESPACE, "", None),
      ("create", "token", SPARK_NAMESPACE, "", None), ("create", "serviceaccounts", SPARK_NAMESPACE, "", "token"),
      ("create", "pods", AIRFLOW_NAMESPACE, "", None), ("create", "pods", "default", "", None),
      ("create", "pods", SPARK_NAMESPACE, "", "exec"), ("create", "services", SPARK_NAMESPACE, "", None),
      ("create", "daemonsets", SPARK_NAMESPACE, "apps", None), ("patch", "nodes", None, "", None),
-     ("delete", "nodes", None, "", None), ("create", "rolebindings", SPARK_NAMESPACE, "rbac.authorization.k8s.io", None)],
+     ("delete", "nodes", None, "", None), ("create", "rolebindings", SPARK_NAMESPACE, "rbac.authorization.k8s.io", None),
+     ("patch", "resourcequotas", SPARK_NAMESPACE, "", None), ("delete", "limitranges", SPARK_NAMESPACE, "", None)],
 )
 def test_airflow_identity_may_do_nothing_more(bootstrapped, verb, resource, namespace, group, subresource):
     authz = client.AuthorizationV1Api(bootstrapped.api_client())

@@ -29,6 +29,7 @@ from sparkplane.kubernetes.pod_templates import (
     restricted_pod_security,
 )
 from sparkplane.kubernetes.secret_refs import SecretReference, secret_pod_template
+from sparkplane.kubernetes.spark_auth import auth_conf, auth_secret_volume
 
 #: Memory Kubernetes must grant beyond the JVM heap: Spark's own default for PySpark pods
 #: (spark.kubernetes.memoryOverheadFactor 0.4 for non-JVM jobs, at least 384 MiB).
@@ -108,6 +109,7 @@ def build_driver_conf(
         c.SPARK_DRIVER_OWN_PVC: "false",
         c.SPARK_EXECUTOR_DELETE_ON_TERMINATION: "false",
     }
+    conf.update(auth_conf())
     for key, value in task_try.labels().items():
         conf[c.SPARK_EXECUTOR_LABEL_PREFIX + key] = value
     for key, value in task_try.annotations().items():
@@ -144,9 +146,10 @@ def build_driver_pod(
     :param pod_template: what the task adds to its driver and executor pods (see pod_templates).
     :param secrets: Kubernetes Secrets the driver and executors receive by reference (see secret_refs).
     """
-    pod_template = secret_pod_template(secrets, pod_template)
-    executor_template_file = EXECUTOR_TEMPLATE_FILE if pod_template else IMAGE_EXECUTOR_POD_TEMPLATE
-    conf = build_driver_conf(spec, task_try, target, executor_template_file=executor_template_file)
+    # Every pod of the job mounts the driver's authentication secret, so executors always get
+    # their template from the driver's annotation.
+    pod_template = secret_pod_template([*secrets, auth_secret_volume(task_try.driver_name())], pod_template)
+    conf = build_driver_conf(spec, task_try, target, executor_template_file=EXECUTOR_TEMPLATE_FILE)
     args = ["driver", "--name", spec.name]
     for key in sorted(conf):
         args += ["--conf", f"{key}={conf[key]}"]
@@ -186,7 +189,7 @@ def build_driver_pod(
             ],
         },
     }
-    return apply_pod_template(pod, pod_template) if pod_template else pod
+    return apply_pod_template(pod, pod_template)
 
 
 def _driver_env(extra: Mapping[str, str]) -> list[dict[str, Any]]:

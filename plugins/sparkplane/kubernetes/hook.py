@@ -32,7 +32,7 @@ from sparkplane.kubernetes.api_errors import (
 )
 
 if TYPE_CHECKING:
-    from kubernetes.client import CoreV1Event, V1Pod
+    from kubernetes.client import CoreV1Event, V1Pod, V1ResourceQuota
 
 
 class SparkKubernetesHook:
@@ -100,6 +100,17 @@ class SparkKubernetesHook:
         except ApiException as error:
             raise _translate(error, action=f"patch pods in namespace {namespace!r}") from error
 
+    def create_secret(self, manifest: dict[str, Any]) -> bool:
+        """Create a Secret; return False if one of that name exists already (it is never read)."""
+        namespace = manifest["metadata"]["namespace"]
+        try:
+            self.core_v1.create_namespaced_secret(namespace=namespace, body=manifest, _request_timeout=self._timeout)
+        except ApiException as error:
+            if error.status == HTTP_CONFLICT:
+                return False
+            raise _translate(error, action=f"create secrets in namespace {namespace!r}") from error
+        return True
+
     def list_pods(self, namespace: str, label_selector: str) -> list[V1Pod]:
         """Return the pods matching ``label_selector``."""
         try:
@@ -163,6 +174,13 @@ class SparkKubernetesHook:
                 return []
             raise _translate(error, action=f"get pods/log in namespace {namespace!r}") from error
         return response.data.decode("utf-8", errors="replace").splitlines()
+
+    def list_resource_quotas(self, namespace: str) -> list[V1ResourceQuota]:
+        """Return the namespace's ResourceQuotas, each with what it allows and has used."""
+        try:
+            return self.core_v1.list_namespaced_resource_quota(namespace=namespace, _request_timeout=self._timeout).items
+        except ApiException as error:
+            raise _translate(error, action=f"list resourcequotas in namespace {namespace!r}") from error
 
     def is_allowed(self, *, service_account: str, namespace: str, verb: str, resource: str, subresource: str = "") -> bool:
         """Return whether ``service_account`` of ``namespace`` may ``verb`` ``resource`` there."""

@@ -13,6 +13,7 @@ import time
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from secrets import token_bytes
 from typing import TYPE_CHECKING, Any
 
 from sparkplane import settings
@@ -31,9 +32,10 @@ from sparkplane.kubernetes.identity import (
 )
 from sparkplane.kubernetes.pod_diagnosis import describe_failed_container, failed_containers
 from sparkplane.kubernetes.pod_templates import check_pod_template
-from sparkplane.kubernetes.preflight import run_preflight
+from sparkplane.kubernetes.preflight import check_quota_headroom, run_preflight
 from sparkplane.kubernetes.reattach import driver_to_follow, try_number_of
 from sparkplane.kubernetes.secret_refs import SecretReference, check_secret_references
+from sparkplane.kubernetes.spark_auth import AUTH_SECRET_BYTES, auth_secret_manifest
 from sparkplane.kubernetes.task_policy import (
     reserved_conf_problems,
     reserved_pod_template_problems,
@@ -111,6 +113,9 @@ class DriverLauncher:
             "second one (an earlier worker or triggerer stopped while it ran)",
             self.namespace, driver.metadata.name, pod_status.phase(driver) or "unknown", try_number_of(driver),
         )  # fmt: skip
+        if pod_status.phase(driver) in (None, pod_status.POD_PENDING):
+            # A worker that died between creating the driver and its secret left it waiting for it.
+            self._create_auth_secret(driver)
         return driver.metadata.name
 
     def check_task(self, spec: SparkJobSpec, *, pod_template: Mapping[str, Any], secrets: Sequence[object]) -> None:
@@ -166,8 +171,13 @@ class DriverLauncher:
         self.hook.annotate_pod(
             name, self.namespace, {SIGNATURE_ANNOTATION: signature_of(created, self.signing_key)}, uid=created.metadata.uid
         )
+        self._create_auth_secret(created)
         self.log.info("Created driver pod %s/%s running %s", self.namespace, name, spec.application)
         return name
+
+    def _create_auth_secret(self, driver: V1Pod) -> None:
+        """Create the driver's Spark authentication secret (see spark_auth); the driver starts once it exists."""
+        self.hook.create_secret(auth_secret_manifest(driver, token_bytes(AUTH_SECRET_BYTES)))
 
     def _wait_for_signature(self, name: str) -> None:
         deadline = time.monotonic() + SIGNATURE_WAIT_SECONDS
@@ -192,6 +202,10 @@ class DriverLauncher:
             image=target.image,
             job_file=None if Path(spec.application).is_absolute() else spec.application_path(self.jobs_root),
             jobs_root=self.jobs_root,
+            log=self.log,
+        )
+        check_quota_headroom(
+            spec, list_quotas=lambda: self.hook.list_resource_quotas(target.namespace), namespace=target.namespace,
             log=self.log,
         )
 

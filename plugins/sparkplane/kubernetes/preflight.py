@@ -1,7 +1,8 @@
 """Checks before a driver pod is submitted, each failing the task at once with the fix.
 
-The driver's permissions, the image's Python and pyspark, and the job's imports are checked.
-The decisions are pure functions; ``run_preflight`` does the I/O through the hook and the
+The driver's permissions, the image's Python and pyspark, the job's imports, and whether the
+job's pods fit what the namespace's ResourceQuotas leave are checked. The decisions are pure
+functions; ``run_preflight`` and ``check_quota_headroom`` do the I/O through the hook and the
 image's labels.
 """
 
@@ -9,11 +10,15 @@ from __future__ import annotations
 
 import logging
 import platform
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sparkplane.exceptions import PreflightFailed
+from sparkplane import spark_conf as c
+from sparkplane.exceptions import KubernetesPermissionDenied, PreflightFailed
 from sparkplane.image.contents import (
     ImageContents,
     ImageContentsError,
@@ -23,7 +28,28 @@ from sparkplane.image.contents import (
     read_image_contents,
 )
 from sparkplane.image.job_imports import imported_modules, local_module_names, third_party_imports
+from sparkplane.kubernetes.driver_pod import driver_cpu_request, memory_request_mib
 from sparkplane.rbac.driver_permissions import DRIVER_PERMISSIONS, missing_permissions, permission_failure
+
+if TYPE_CHECKING:
+    from kubernetes.client import V1ResourceQuota
+
+    from sparkplane.job_spec import SparkJobSpec
+
+#: The executors' CPU request when set, else ``spark.executor.cores`` (Spark's own rule).
+SPARK_EXECUTOR_REQUEST_CORES = "spark.kubernetes.executor.request.cores"
+#: Quota scopes every driver and executor pod falls under: each requests resources
+#: (NotBestEffort) and has no activeDeadlineSeconds (NotTerminating). A quota with another scope
+#: (BestEffort, Terminating, PriorityClass) may not count the job's pods and is not checked.
+JOB_POD_SCOPES = frozenset({"NotBestEffort", "NotTerminating"})
+#: The quota resources a job's pods are charged for, by what they measure, in the order reported.
+QUOTA_RESOURCES = {
+    "requests.cpu": "cpu", "cpu": "cpu",
+    "requests.memory": "memory", "memory": "memory", "limits.memory": "memory",
+    "pods": "pods", "count/pods": "pods",
+}
+_MIB = 1024 * 1024
+_GIB = 1024 * _MIB
 
 
 def image_problems(
@@ -116,6 +142,195 @@ def run_preflight(
         "Preflight: image has Python %s, pyspark %s and the job's imports (%s)",
         contents.python_version, contents.spark_version, ", ".join(sorted(imports)) or "none",
     )
+
+
+@dataclass(frozen=True)
+class JobResources:
+    """What a job's pods ask a namespace's quota for: one driver and ``executors`` equal executors.
+
+    Memory is each pod's request and its limit alike (both the pod builder and Spark set them equal).
+
+    :param driver_cpu: the driver pod's CPU request, in cores.
+    :param driver_memory_mib: the driver pod's memory, heap and overhead.
+    :param executors: how many executor pods the driver starts.
+    :param executor_cpu: each executor pod's CPU request, in cores.
+    :param executor_memory_mib: each executor pod's memory, heap and overhead.
+    """
+
+    driver_cpu: Decimal
+    driver_memory_mib: int
+    executors: int
+    executor_cpu: Decimal
+    executor_memory_mib: int
+
+    @property
+    def cpu(self) -> Decimal:
+        return self.driver_cpu + self.executors * self.executor_cpu
+
+    @property
+    def memory_bytes(self) -> int:
+        return (self.driver_memory_mib + self.executors * self.executor_memory_mib) * _MIB
+
+    @property
+    def pods(self) -> int:
+        return 1 + self.executors
+
+
+def job_resources(spec: SparkJobSpec) -> JobResources:
+    """Return what the job's pods request: the driver as the pod builder sets it, executors as Spark does.
+
+    The task's ``conf`` wins over the operator's arguments, as in the driver's settings.
+    """
+    executor = {
+        c.SPARK_EXECUTOR_INSTANCES: str(spec.executor_instances),
+        c.SPARK_EXECUTOR_MEMORY: spec.executor_memory,
+        c.SPARK_EXECUTOR_CORES: str(spec.executor_cores),
+        **spec.conf,
+    }
+    return JobResources(
+        driver_cpu=_quantity(driver_cpu_request(spec.conf)),
+        driver_memory_mib=memory_request_mib(spec.driver_memory),
+        executors=int(executor[c.SPARK_EXECUTOR_INSTANCES]),
+        executor_cpu=_quantity(executor.get(SPARK_EXECUTOR_REQUEST_CORES) or executor[c.SPARK_EXECUTOR_CORES]),
+        executor_memory_mib=memory_request_mib(executor[c.SPARK_EXECUTOR_MEMORY]),
+    )
+
+
+@dataclass(frozen=True)
+class QuotaShortfall:
+    """One line of one quota that cannot hold the job.
+
+    :param quota: the ResourceQuota's name.
+    :param resource: the quota's resource name (``requests.cpu``, ``limits.memory``, ``pods``...).
+    :param asked: what the job asks, described with its parts.
+    :param left: what is left of the quota, in the same unit.
+    :param hard: the quota's limit, in the same unit.
+    :param never_fits: the job asks for more than the whole quota, so waiting cannot help.
+    """
+
+    quota: str
+    resource: str
+    asked: str
+    left: str
+    hard: str
+    never_fits: bool
+
+    def describe(self) -> str:
+        """Return the shortfall as one clause."""
+        return f"{self.resource}: this job asks for {self.asked} and {self.left} of the quota's {self.hard} are left"
+
+
+def quota_shortfalls(quotas: Iterable[V1ResourceQuota], job: JobResources) -> list[QuotaShortfall]:
+    """Return each quota line that has less left than the job asks (empty when the job fits).
+
+    Reads ``status.hard`` and ``status.used``, which the API server enforces; a quota whose status
+    the controller has not written yet, or whose scopes may not count the job's pods, is skipped.
+    """
+    shortfalls = []
+    for quota in quotas:
+        if quota.status is None or not quota.status.hard or not _counts_job_pods(quota):
+            continue
+        used = quota.status.used or {}
+        for resource, measure in QUOTA_RESOURCES.items():
+            if resource not in quota.status.hard:
+                continue
+            asked, asked_text = _asked(job, measure)
+            hard = _quantity(quota.status.hard[resource])
+            left = max(hard - _quantity(used.get(resource, "0")), Decimal(0))
+            if asked > left:
+                shortfalls.append(QuotaShortfall(
+                    quota=quota.metadata.name, resource=resource, asked=asked_text, left=_text(left, measure),
+                    hard=_text(hard, measure), never_fits=asked > hard,
+                ))  # fmt: skip
+    return shortfalls
+
+
+def quota_failure(shortfalls: Sequence[QuotaShortfall], *, namespace: str) -> PreflightFailed:
+    """Return the failure for a job the namespace's quotas cannot hold, with the way out."""
+    quotas = list(dict.fromkeys(s.quota for s in shortfalls))
+    cause = f"The job does not fit the resource quota of namespace {namespace}. " + " ".join(
+        f"Quota {quota}: " + "; ".join(s.describe() for s in shortfalls if s.quota == quota) + "." for quota in quotas
+    )
+    smaller = (
+        "ask for fewer executors (executor_instances) or smaller pods (executor_memory, driver_memory, "
+        f"executor_cores or {SPARK_EXECUTOR_REQUEST_CORES})"
+    )
+    if any(s.never_fits for s in shortfalls):
+        fix = (
+            f"The whole quota cannot hold this job: {smaller}. If the job needs that much, a platform operator "
+            "raises the quota (spark-bootstrap/15-spark-quota.yaml, then python -m sparkplane.bootstrap apply)."
+        )
+    else:
+        fix = (
+            f"Other jobs hold the rest (kubectl -n {namespace} describe resourcequota {' '.join(quotas)}): run the task "
+            f"again when they have finished, or {smaller}."
+        )
+    return PreflightFailed(cause=cause, fix=fix)
+
+
+def check_quota_headroom(
+    spec: SparkJobSpec,
+    *,
+    list_quotas: Callable[[], Sequence[V1ResourceQuota]],
+    namespace: str,
+    log: logging.Logger | logging.LoggerAdapter,
+) -> None:
+    """Raise ``PreflightFailed`` when the job's pods cannot fit what the namespace's quotas leave.
+
+    Without this, an over-large job's driver is refused by the API server, or worse, the driver
+    starts and its executors wait for quota that never comes. A pod template's sidecars are not
+    counted. When the quotas may not be read (a bootstrap from before this check), the job goes on
+    and the log says so.
+    """
+    try:
+        quotas = list_quotas()
+    except KubernetesPermissionDenied as error:
+        log.warning(
+            "Preflight: may not read the ResourceQuotas of namespace %s (403), so the job's size is not checked "
+            "against them; going on. %s", namespace, error,
+        )  # fmt: skip
+        return
+    job = job_resources(spec)
+    if shortfalls := quota_shortfalls(quotas, job):
+        raise quota_failure(shortfalls, namespace=namespace)
+    log.info(
+        "Preflight: the job's %d pods (%s CPU, %s) fit the resource quota of namespace %s (%s)",
+        job.pods, _text(job.cpu, "cpu"), _text(Decimal(job.memory_bytes), "memory"), namespace,
+        ", ".join(q.metadata.name for q in quotas) or "none set",
+    )  # fmt: skip
+
+
+def _counts_job_pods(quota: V1ResourceQuota) -> bool:
+    scopes = set(quota.spec.scopes or []) if quota.spec else set()
+    if quota.spec and quota.spec.scope_selector:
+        scopes |= {e.scope_name for e in quota.spec.scope_selector.match_expressions or []}
+    return scopes <= JOB_POD_SCOPES
+
+
+def _asked(job: JobResources, measure: str) -> tuple[Decimal, str]:
+    """Return what the job asks of one measure, as a number and in words with its parts."""
+    if measure == "cpu":
+        parts = f"driver {_text(job.driver_cpu, measure)} + {job.executors} executors x {_text(job.executor_cpu, measure)}"
+        return job.cpu, f"{_text(job.cpu, measure)} CPU ({parts})"
+    if measure == "memory":
+        parts = f"driver {job.driver_memory_mib} MiB + {job.executors} executors x {job.executor_memory_mib} MiB"
+        return Decimal(job.memory_bytes), f"{_text(Decimal(job.memory_bytes), measure)} ({parts})"
+    return Decimal(job.pods), f"{job.pods} pods (driver + {job.executors} executors)"
+
+
+def _text(amount: Decimal, measure: str) -> str:
+    """Return an amount as people read it: memory in GiB, cores and pods as plain numbers."""
+    if measure == "memory":
+        amount = (amount / _GIB).quantize(Decimal("0.1"))
+        return f"{amount.normalize():f} GiB"
+    return f"{amount.normalize():f}"
+
+
+def _quantity(text: str) -> Decimal:
+    """Return a Kubernetes quantity (``500m``, ``2.75``, ``256Gi``) as a number."""
+    from kubernetes.utils.quantity import parse_quantity
+
+    return parse_quantity(text)
 
 
 def _installed_version(distribution: str) -> str | None:

@@ -55,6 +55,8 @@ RESERVED_CONF: dict[str, str] = {
 RESERVED_CONF_PREFIXES: dict[str, str] = {
     # Service accounts, and the API credentials Spark would use instead of the pod's own token.
     "spark.kubernetes.authenticate.": _IDENTITY,
+    # Spark's own authentication: the platform makes a secret per driver (spark_auth).
+    c.SPARK_AUTHENTICATE: "Spark's authentication is on, with a secret the platform makes for each driver",
 }
 #: Labels and annotations the platform puts on executors (by their Spark setting's prefix).
 _EXECUTOR_METADATA_PREFIXES = (c.SPARK_EXECUTOR_LABEL_PREFIX, c.SPARK_EXECUTOR_ANNOTATION_PREFIX)

@@ -76,6 +76,8 @@ CASES = {
     },
     # A job path rendered from the run's conf that leaves the jobs folder.
     "escaping_application": {"application": "{{ dag_run.conf.get('job', 'spark_smoke_test.py') }}"},
+    # More executors than namespace spark's quota (spark-bootstrap/15-spark-quota.yaml) can hold.
+    "over_quota": {"application": "spark_smoke_test.py", "executor_instances": 500},
 }
 
 #: What tests/kubernetes/test_spark_operator_pod_template.py adds to the driver and executor pods.

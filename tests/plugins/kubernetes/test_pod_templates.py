@@ -71,10 +71,14 @@ def test_executors_get_the_template_through_a_file_mounted_from_the_drivers_anno
     assert volume["downwardAPI"]["items"][0]["fieldRef"]["fieldPath"] == f"metadata.annotations['{EXECUTOR_TEMPLATE_ANNOTATION}']"
 
 
-def test_without_a_template_executors_use_the_one_in_the_image():
+def test_without_a_template_executors_still_get_the_restricted_one_with_the_drivers_auth_secret():
     pod = build_driver_pod(SPEC, TRY, TARGET)
-    assert _conf(pod)["spark.kubernetes.executor.podTemplateFile"] == "/opt/spark/pod-templates/executor.yaml"
-    assert EXECUTOR_TEMPLATE_ANNOTATION not in pod["metadata"]["annotations"]
+    executor = json.loads(pod["metadata"]["annotations"][EXECUTOR_TEMPLATE_ANNOTATION])
+    assert _conf(pod)["spark.kubernetes.executor.podTemplateFile"] == EXECUTOR_TEMPLATE_FILE
+    assert executor["spec"]["automountServiceAccountToken"] is False
+    for spec in (pod["spec"], executor["spec"]):
+        (volume,) = [v for v in spec["volumes"] if "secret" in v]
+        assert volume["secret"]["secretName"] == f"{TRY.driver_name()}-spark-auth"
 
 
 def test_sidecars_follow_the_spark_container():

@@ -1,9 +1,24 @@
-"""The preflight's decision on the image: what it lacks for the job."""
+"""The preflight's decisions: what the image lacks for the job, and whether the job fits the quota."""
 
 from __future__ import annotations
 
+import logging
+import re
+from decimal import Decimal
+
+import pytest
+from kubernetes.client import V1ObjectMeta, V1ResourceQuota, V1ResourceQuotaSpec, V1ResourceQuotaStatus
+from sparkplane.exceptions import KubernetesPermissionDenied, PreflightFailed
 from sparkplane.image.contents import ImageContents
-from sparkplane.kubernetes.preflight import image_problems
+from sparkplane.job_spec import SparkJobSpec
+from sparkplane.kubernetes.preflight import (
+    JobResources,
+    check_quota_headroom,
+    image_problems,
+    job_resources,
+    quota_failure,
+    quota_shortfalls,
+)
 
 IMAGE = ImageContents(
     python_version="3.11.2",
@@ -43,3 +58,125 @@ def test_a_module_no_package_provides_is_a_problem_unless_the_image_has_it():
     (problem,) = _problems(imports={"nowhere"})
     assert "the job imports nowhere, which no locked package provides" in problem
     assert _problems(imports={"pandas"}) == []
+
+
+# --- quota headroom ------------------------------------------------------------------------------
+
+
+def _quota(hard: dict, used: dict | None = None, *, name: str = "spark-jobs", scopes: list | None = None):
+    return V1ResourceQuota(
+        metadata=V1ObjectMeta(name=name, namespace="spark"),
+        spec=V1ResourceQuotaSpec(hard=hard, scopes=scopes),
+        status=V1ResourceQuotaStatus(hard=hard, used=used or {}),
+    )
+
+
+def _spec(**overrides) -> SparkJobSpec:
+    return SparkJobSpec(application="job.py", name="job", **overrides)
+
+
+FOUR_BIG_EXECUTORS = _spec(executor_instances=4, executor_cores=3, conf={"spark.kubernetes.executor.request.cores": "2.75"})
+
+
+def test_job_resources_follow_the_pod_builder_and_spark():
+    job = job_resources(_spec(driver_memory="512m", executor_memory="4g", executor_instances=3, executor_cores=2))
+
+    assert job == JobResources(driver_cpu=Decimal(1), driver_memory_mib=896, executors=3, executor_cpu=Decimal(2),
+                               executor_memory_mib=5734)  # fmt: skip
+    assert (job.cpu, job.pods, job.memory_bytes) == (7, 4, (896 + 3 * 5734) * 1024 * 1024)
+
+
+def test_request_cores_and_the_tasks_conf_win_over_the_operators_arguments():
+    job = job_resources(_spec(executor_instances=2, executor_cores=4, conf={
+        "spark.kubernetes.driver.request.cores": "500m", "spark.kubernetes.executor.request.cores": "250m",
+        "spark.executor.instances": "6", "spark.executor.memory": "2g",
+    }))  # fmt: skip
+
+    assert (job.driver_cpu, job.executors, job.executor_cpu, job.executor_memory_mib) == (Decimal("0.5"), 6, Decimal("0.25"), 2867)
+
+
+def test_a_job_that_fits_what_is_left_has_no_shortfall():
+    quota = _quota({"requests.cpu": "16", "requests.memory": "64Gi", "limits.memory": "64Gi", "pods": "20"},
+                   {"requests.cpu": "4", "requests.memory": "8Gi", "limits.memory": "8Gi", "pods": "3"})  # fmt: skip
+
+    assert quota_shortfalls([quota], job_resources(FOUR_BIG_EXECUTORS)) == []
+
+
+def test_cpu_shortfall_names_the_parts_what_is_left_and_the_quota():
+    quota = _quota({"requests.cpu": "16"}, {"requests.cpu": "12"})
+
+    (shortfall,) = quota_shortfalls([quota], job_resources(FOUR_BIG_EXECUTORS))
+    assert shortfall.describe() == (
+        "requests.cpu: this job asks for 12 CPU (driver 1 + 4 executors x 2.75) and 4 of the quota's 16 are left"
+    )
+    assert not shortfall.never_fits
+
+
+def test_memory_and_pod_shortfalls_count_every_executor():
+    quota = _quota({"limits.memory": "256Gi", "pods": "200"}, {"limits.memory": "4500Mi", "pods": "7"})
+    job = job_resources(_spec(driver_memory="512m", executor_memory="512m", executor_instances=500))
+
+    memory, pods = quota_shortfalls([quota], job)
+    assert memory.describe() == (
+        "limits.memory: this job asks for 438.4 GiB (driver 896 MiB + 500 executors x 896 MiB) and 251.6 GiB of the "
+        "quota's 256 GiB are left"
+    )
+    assert pods.asked == "501 pods (driver + 500 executors)" and (pods.left, pods.hard) == ("193", "200")
+    assert memory.never_fits and pods.never_fits
+
+
+def test_the_short_names_cpu_and_memory_count_as_requests():
+    quota = _quota({"memory": "1Gi", "cpu": "4"})
+
+    assert [s.resource for s in quota_shortfalls([quota], job_resources(FOUR_BIG_EXECUTORS))] == ["cpu", "memory"]
+
+
+def test_each_quota_is_named_once_with_its_lines_in_a_fixed_order():
+    small = {"pods": "2", "limits.memory": "1Gi", "requests.cpu": "1"}
+    failure = quota_failure(
+        quota_shortfalls([_quota(small, name="team"), _quota({"pods": "3"}, name="pods-only")], job_resources(FOUR_BIG_EXECUTORS)),
+        namespace="spark",
+    )
+
+    assert re.findall(r"Quota ([\w-]+): ", failure.cause) == ["team", "pods-only"]
+    assert re.findall(r"(?:: |; )([\w.]+): this job", failure.cause) == ["requests.cpu", "limits.memory", "pods", "pods"]
+
+
+def test_quotas_that_may_not_count_the_jobs_pods_are_skipped():
+    tiny = {"pods": "1"}
+    best_effort = _quota(tiny, name="best-effort", scopes=["BestEffort"])
+    unwritten = V1ResourceQuota(metadata=V1ObjectMeta(name="new"), spec=V1ResourceQuotaSpec(hard=tiny))
+    not_terminating = _quota(tiny, name="long-running", scopes=["NotTerminating", "NotBestEffort"])
+
+    shortfalls = quota_shortfalls([best_effort, unwritten, not_terminating], job_resources(_spec()))
+    assert [s.quota for s in shortfalls] == ["long-running"]
+
+
+def test_failure_says_to_wait_only_when_the_whole_quota_could_hold_the_job():
+    job = job_resources(FOUR_BIG_EXECUTORS)
+    busy = quota_failure(quota_shortfalls([_quota({"requests.cpu": "16"}, {"requests.cpu": "12"})], job), namespace="spark")
+    too_big = quota_failure(quota_shortfalls([_quota({"requests.cpu": "8"})], job), namespace="spark")
+
+    assert busy.cause == (
+        "The job does not fit the resource quota of namespace spark. Quota spark-jobs: requests.cpu: this job asks "
+        "for 12 CPU (driver 1 + 4 executors x 2.75) and 4 of the quota's 16 are left."
+    )
+    assert "run the task again when they have finished" in busy.fix
+    assert "kubectl -n spark describe resourcequota spark-jobs" in busy.fix
+    assert "The whole quota cannot hold this job" in too_big.fix
+    assert "spark-bootstrap/15-spark-quota.yaml" in too_big.fix
+
+
+def test_unreadable_quotas_are_logged_and_the_job_goes_on(caplog):
+    def denied():
+        raise KubernetesPermissionDenied(action="list resourcequotas in namespace 'spark'", detail="forbidden")
+
+    with caplog.at_level(logging.WARNING):
+        check_quota_headroom(_spec(), list_quotas=denied, namespace="spark", log=logging.getLogger("preflight-test"))
+    assert "may not read the ResourceQuotas of namespace spark (403)" in caplog.text
+
+
+def test_an_over_quota_job_fails_the_headroom_check():
+    with pytest.raises(PreflightFailed, match=r"requests\.cpu: this job asks for 12 CPU"):
+        check_quota_headroom(FOUR_BIG_EXECUTORS, list_quotas=lambda: [_quota({"requests.cpu": "8"})], namespace="spark",
+                             log=logging.getLogger("preflight-test"))  # fmt: skip
