@@ -119,7 +119,7 @@ def process_cpu_seconds(pid: int) -> float:
 
 
 async def follow_all(namespace: str, names: list[str], core: client.CoreV1Api, settings) -> dict:
-    from sparkplane.kubernetes.follower import FollowerTiming
+    from sparkplane.kubernetes.follower_timing import FollowerTiming
     from sparkplane.kubernetes.trigger import SparkDriverTrigger
 
     timing = FollowerTiming(log_drain_seconds=0).to_dict()  # KWOK's streams never end; see the module docstring

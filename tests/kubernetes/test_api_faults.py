@@ -31,7 +31,8 @@ from harness.tcp_proxy import TcpProxy, write_kubeconfig_through
 from kubernetes import client
 
 from sparkplane.kubernetes.api_errors import use_tcp_keepalive
-from sparkplane.kubernetes.follower import DriverFollower, FollowerTiming
+from sparkplane.kubernetes.follower import DriverFollower
+from sparkplane.kubernetes.follower_timing import FollowerTiming
 from sparkplane.kubernetes.hook import SparkKubernetesHook
 from sparkplane.kubernetes.identity import AIRFLOW_NAMESPACE, AIRFLOW_SERVICE_ACCOUNT, DRIVER_CONTAINER_NAME, SPARK_NAMESPACE
 from sparkplane.kubernetes.pod_templates import restricted_container_security, restricted_pod_security

@@ -21,7 +21,8 @@ from harness.log_capture import CapturedLines
 from harness.simulated import SIMULATED_IMAGE, append_log_line, mark_finished, on_simulated_node, simulated_node
 from kubernetes import client
 
-from sparkplane.kubernetes.follower import AccessDenied, DriverFollower, FollowerTiming
+from sparkplane.kubernetes.follower import DriverFollower
+from sparkplane.kubernetes.follower_timing import AccessDenied, FollowerTiming
 from sparkplane.kubernetes.identity import (
     AIRFLOW_NAMESPACE,
     AIRFLOW_SERVICE_ACCOUNT,

@@ -17,7 +17,7 @@ from harness.simulated import SIMULATED_IMAGE, append_log_line, mark_finished, o
 from harness.waits import wait_for
 from kubernetes import client
 
-from sparkplane.kubernetes.follower import FollowerTiming
+from sparkplane.kubernetes.follower_timing import FollowerTiming
 from sparkplane.kubernetes.identity import DRIVER_CONTAINER_NAME, SPARK_NAMESPACE
 from sparkplane.kubernetes.pod_templates import restricted_container_security, restricted_pod_security
 from sparkplane.kubernetes.trigger import SparkDriverTrigger

@@ -28,7 +28,7 @@ from harness.log_capture import CapturedLines
 from harness.simulated import SIMULATED_IMAGE, append_log_line, mark_finished, on_simulated_node, simulated_node
 from kubernetes import client, watch
 
-from sparkplane.kubernetes.follower import FollowerTiming
+from sparkplane.kubernetes.follower_timing import FollowerTiming
 from sparkplane.kubernetes.identity import DRIVER_CONTAINER_NAME, SPARK_NAMESPACE
 from sparkplane.kubernetes.pod_templates import restricted_container_security, restricted_pod_security
 from sparkplane.kubernetes.trigger import SparkDriverTrigger

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from kubernetes_asyncio.client.exceptions import ApiException
 
     from sparkplane.kubernetes.api_errors import RenewableCoreV1
-    from sparkplane.kubernetes.follower import FollowerTiming
+    from sparkplane.kubernetes.follower_timing import FollowerTiming
 
 #: How long the pod's status may lag behind the end of its container's log stream.
 LOG_END_GRACE_SECONDS = 5.0

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from sparkplane.kubernetes.api_errors import HTTP_NOT_FOUND, use_tcp_keepalive
-from sparkplane.kubernetes.follower import DriverFollower, FollowerTiming
+from sparkplane.kubernetes.follower import DriverFollower
+from sparkplane.kubernetes.follower_timing import FollowerTiming
 from sparkplane.kubernetes.identity import DRIVER_CONTAINER_NAME
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts
 

@@ -25,7 +25,8 @@ from sparkplane.kubernetes.api_errors import (
     WATCH_READ_MARGIN_SECONDS,
     tcp_keepalive_socket_options,
 )
-from sparkplane.kubernetes.follower import DriverFollower, FollowerTiming, stage_timeout_as_last_seen
+from sparkplane.kubernetes.follower import DriverFollower, stage_timeout_as_last_seen
+from sparkplane.kubernetes.follower_timing import FollowerTiming
 from sparkplane.kubernetes.hook import SparkKubernetesHook
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts
 from sparkplane.kubernetes.trigger import SparkDriverTrigger

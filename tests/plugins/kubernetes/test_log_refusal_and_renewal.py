@@ -16,7 +16,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from sparkplane.kubernetes.api_errors import RenewableCoreV1, api_message, status_message
 from sparkplane.kubernetes.driver_log import DriverLog, LogRefused, refused_log_advice
-from sparkplane.kubernetes.follower import FollowerTiming
+from sparkplane.kubernetes.follower_timing import FollowerTiming
 
 FORBIDDEN_LOG = json.dumps({
     "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,

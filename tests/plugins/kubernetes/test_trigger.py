@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sparkplane.kubernetes.follower import FollowerTiming
+from sparkplane.kubernetes.follower_timing import FollowerTiming
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts
 from sparkplane.kubernetes.trigger import SparkDriverTrigger
 
