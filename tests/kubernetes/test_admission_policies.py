@@ -49,10 +49,10 @@ def drivers(admin) -> Iterator[tuple[client.V1Pod, client.V1Pod]]:
             admin.delete_namespaced_pod(pod.metadata.name, SPARK_NAMESPACE, grace_period_seconds=0)
 
 
-def _as_spark_sa(local_cluster, admin: client.CoreV1Api, bound_to: client.V1Pod | None) -> client.CoreV1Api:
+def _as_spark_sa(local_cluster, admin: client.CoreV1Api, bound_to: client.V1Pod) -> client.CoreV1Api:
     """Return a client acting as spark-sa with a token bound to ``bound_to`` (as the kubelet mints it)."""
     bound = client.V1BoundObjectReference(kind="Pod", api_version="v1", name=bound_to.metadata.name,
-                                          uid=bound_to.metadata.uid) if bound_to else None  # fmt: skip
+                                          uid=bound_to.metadata.uid)  # fmt: skip
     request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(
         audiences=[], expiration_seconds=600, bound_object_ref=bound))  # fmt: skip
     token = admin.create_namespaced_service_account_token(DRIVER_SERVICE_ACCOUNT, SPARK_NAMESPACE, request).status.token
@@ -139,13 +139,6 @@ def test_a_driver_cannot_touch_another_drivers_executor_or_the_driver_itself(adm
     assert "only executor pods it owns" in _refusal(
         lambda: as_first_driver.patch_namespaced_pod(second_driver, SPARK_NAMESPACE, patch, dry_run="All"))
     assert admin.read_namespaced_pod(name, SPARK_NAMESPACE).metadata.deletion_timestamp is None
-
-
-def test_a_spark_sa_token_not_bound_to_a_pod_creates_nothing(local_cluster, admin, drivers):
-    unbound = _as_spark_sa(local_cluster, admin, None)
-    pod = _executor(drivers[0], simulated_node(admin))
-    assert "token is not bound to a pod" in _refusal(
-        lambda: unbound.create_namespaced_pod(SPARK_NAMESPACE, pod, dry_run="All"))
 
 
 def test_any_pod_in_namespace_spark_references_only_allowlisted_secrets(local_cluster, admin, drivers):

@@ -2,12 +2,14 @@
 
 Airflow's triggerer calls the trigger's ``on_kill`` when a user marks a deferred task failed or
 success, or clears it; here that call is made directly, against a real driver whose executors
-are running, and the test waits for Kubernetes' garbage collector to remove the rest.
+are running, and the test waits for Kubernetes' garbage collector to remove the rest (executors,
+Spark's ConfigMap and the driver's authentication Secret).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -17,6 +19,7 @@ from kubernetes import client
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.kubernetes.driver_pod import KubernetesTarget, build_driver_pod
 from sparkplane.kubernetes.identity import SPARK_NAMESPACE, TaskTry
+from sparkplane.kubernetes.spark_auth import auth_secret_manifest
 from sparkplane.kubernetes.trigger import SparkDriverTrigger
 
 pytestmark = pytest.mark.cluster
@@ -36,6 +39,8 @@ def test_user_stopping_a_deferred_task_deletes_driver_executors_and_configmaps(
     )
     core = client.CoreV1Api(local_cluster.api_client())
     driver = core.create_namespaced_pod(SPARK_NAMESPACE, build_driver_pod(spec, task_try, KubernetesTarget(SPARK_NAMESPACE, spark_image)))
+    # As the launcher does right after the driver: the driver starts once its Spark secret exists.
+    auth_secret = core.create_namespaced_secret(SPARK_NAMESPACE, auth_secret_manifest(driver, os.urandom(32))).metadata.name
 
     def running_executors():
         pods = core.list_namespaced_pod(SPARK_NAMESPACE, label_selector=f"{task_try.selector()},spark-role=executor").items
@@ -54,8 +59,9 @@ def test_user_stopping_a_deferred_task_deletes_driver_executors_and_configmaps(
     def nothing_left():
         pods = core.list_namespaced_pod(SPARK_NAMESPACE, label_selector=task_try.selector()).items
         names = {cm.metadata.name for cm in core.list_namespaced_config_map(SPARK_NAMESPACE).items}
-        return not pods and not (set(owned_configmaps) & names)
+        secrets = {secret.metadata.name for secret in core.list_namespaced_secret(SPARK_NAMESPACE).items}
+        return not pods and not (set(owned_configmaps) & names) and auth_secret not in secrets
 
-    wait_for(nothing_left, bool, timeout_seconds=60, interval_seconds=1, what="no pod or ConfigMap of the job")
+    wait_for(nothing_left, bool, timeout_seconds=60, interval_seconds=1, what="no pod, ConfigMap or Secret of the job")
     # Stopping twice (a second click, a retry of on_kill) is harmless.
     asyncio.run(trigger.on_kill())
