@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 from harness.platform import allowlisted_secrets, apply_bootstrap
 from harness.simulated import SIMULATED_IMAGE, on_simulated_node, simulated_node
+from harness.waits import wait_for
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -64,7 +65,33 @@ def _as_spark_sa(local_cluster, admin: client.CoreV1Api, bound_to: client.V1Pod)
 
 @pytest.fixture(scope="module")
 def as_first_driver(local_cluster, admin, drivers) -> client.CoreV1Api:
-    return _as_spark_sa(local_cluster, admin, drivers[0])
+    as_driver = _as_spark_sa(local_cluster, admin, drivers[0])
+    _wait_until_enforced(as_driver, drivers[0], simulated_node(admin))
+    return as_driver
+
+
+def _wait_until_enforced(as_driver: client.CoreV1Api, driver: client.V1Pod, node: str) -> None:
+    """Wait until the API server enforces all three policies (it loads them through informers, so
+    a policy applied a moment ago may not be judged yet)."""
+    breaking = (
+        _executor(driver, node, serviceAccountName=DRIVER_SERVICE_ACCOUNT),  # executors-of-the-asking-driver
+        _executor(driver, node, volumes=[{"name": "s", "secret": {"secretName": "never-allowlisted"}}]),  # allowlisted-secrets
+    )
+    relabelled = _executor(driver, node)
+    relabelled["metadata"]["labels"]["spark-role"] = "driver"  # jobs-make-no-drivers
+
+    def admitted() -> list[str]:
+        passing = []
+        for pod in (*breaking, relabelled):
+            try:
+                as_driver.create_namespaced_pod(SPARK_NAMESPACE, pod, dry_run="All")
+                passing.append(pod["metadata"]["name"])
+            except ApiException as refused:
+                if refused.status not in (403, 422):
+                    raise
+        return passing
+
+    wait_for(admitted, lambda passing: not passing, timeout_seconds=30, what="the admission policies to be enforced")
 
 
 def _executor(owner: client.V1Pod, node: str, **spec_changes) -> dict:
