@@ -192,15 +192,23 @@ PLATFORM_SERVICEACCOUNTS_GROUP = "system:serviceaccounts:sparkplane-system"
 
 
 def audit_policy() -> str:
-    """Record every request the platform's own identities make (one line each), nothing else.
+    """Record the requests of the platform's identities, and the bodies of pods and ConfigMaps in spark.
 
-    Benchmarks count API requests per job from this log; the cluster's own traffic (kubelet,
-    controllers, KWOK heartbeats) is left out so the file stays small.
+    Benchmarks count API requests per job from this log (one line each for the platform's
+    identities). Every request on pods and ConfigMaps in namespace spark, by anyone, is logged
+    with its request and response bodies, so a test can prove no secret value is in a pod spec;
+    Secrets are logged at Metadata level only: their values never belong in an audit log. The
+    rest of the cluster's traffic (kubelet, controllers, KWOK heartbeats) is left out.
     """
     return f"""apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: ["RequestReceived", "ResponseStarted"]
 rules:
+  - level: Metadata
+    resources: [{{group: "", resources: ["secrets"]}}]
+  - level: RequestResponse
+    namespaces: ["spark"]
+    resources: [{{group: "", resources: ["pods", "configmaps"]}}]
   - level: Metadata
     userGroups: ["{PLATFORM_SERVICEACCOUNTS_GROUP}"]
   - level: None

@@ -1,7 +1,8 @@
 """Which Spark settings hold secrets, and how they are written where only the job reads them. Pure.
 
 A setting is secret when Airflow's masker deems its name sensitive (``password``, ``secret``,
-``token``, ...) or it names credentials the way Spark and Hadoop do. Such values never go on a
+``token``, ...), it names credentials the way Spark and Hadoop do, or its value is one the masker
+knows (from a Connection or a sensitive Variable). Such values never go on a
 command line (every user of the machine can read those) and are registered with Airflow's masker.
 """
 
@@ -25,9 +26,17 @@ def is_secret_setting(key: str) -> bool:
     return any(part in lowered for part in SECRET_NAME_PARTS) or should_hide_value_for_key(key)
 
 
+def is_masked_value(value: str) -> bool:
+    """Return whether ``value`` holds a secret registered with Airflow's masker in this process
+    (a Connection's password or extra, a sensitive Variable, anything passed to ``mask_secret``)."""
+    from airflow.sdk._shared.secrets_masker import redact
+
+    return redact(value) != value
+
+
 def split_secret_settings(conf: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """Return ``(public, secret)``: the settings safe to show, and those whose values are secret."""
-    public = {key: value for key, value in conf.items() if not is_secret_setting(key)}
+    """Return ``(public, secret)``: the settings safe to show, and those secret by name or by value."""
+    public = {key: value for key, value in conf.items() if not is_secret_setting(key) and not is_masked_value(value)}
     return public, {key: value for key, value in conf.items() if key not in public}
 
 

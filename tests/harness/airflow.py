@@ -33,20 +33,18 @@ def run_dag(
     conf: dict | None = None,
     *,
     image: str | None = None,
-    connection: str,
+    connection: str | None,
     airflow_home: Path,
     dags_folder: Path | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run one DAG with ``airflow dags test`` in Kubernetes mode; return the finished process.
+    """Run one DAG with ``airflow dags test``; return the finished process.
 
     :param image: the Spark image for Spark tasks; DAGs that start no Spark job need none.
+    :param connection: the Kubernetes connection (Kubernetes mode), or None for local mode.
     """
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW_CONN_SPARK_CLUSTER": connection,
-        "SPARKPLANE_KUBERNETES_CONN_ID": "spark_cluster",
-    }
+    env = {**os.environ, "AIRFLOW_HOME": str(airflow_home)}
+    if connection is not None:
+        env |= {"AIRFLOW_CONN_SPARK_CLUSTER": connection, "SPARKPLANE_KUBERNETES_CONN_ID": "spark_cluster"}
     if image is not None:
         env["SPARKPLANE_SPARK_IMAGE"] = image
     if dags_folder is not None:

@@ -2,7 +2,8 @@
 
 A canary value lives in a real Secret in namespace spark and in a Connection's password. The job
 proves it received the value by printing its sha256 on the driver and on its executor; the test
-then looks for the value itself in the task log and in every pod the API server showed. The
+then looks for the value itself in the task log, XCom, the rendered template fields, every pod the
+API server showed, and the API server's audit log of pods and ConfigMaps with their bodies. The
 refusals fail the task before any pod exists, with the key and the fix, and never show the value.
 The DAGs are in tests/data/dags/operator_failure_cases.py.
 """
@@ -12,7 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sqlite3
+import time
 import uuid
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 from harness.airflow import run_dag
@@ -54,12 +59,34 @@ def run_case(local_cluster, spark_image, airflow_connection, tmp_path):
     return run
 
 
-def test_secrets_reach_driver_and_executors_by_reference_and_nowhere_in_plain_text(local_cluster, canary, run_case):
+def _audit_events(local_cluster, since: float) -> list[dict]:
+    """Return the API server's audit events received since ``since`` (the rotated file included)."""
+    events = []
+    for path in sorted(local_cluster.settings.log_dir.glob("audit*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            event = json.loads(line)
+            received = datetime.fromisoformat(event["requestReceivedTimestamp"].replace("Z", "+00:00"))
+            if received.timestamp() >= since:
+                events.append(event)
+    return events
+
+
+def _stored(airflow_home: Path, query: str) -> list[str]:
+    with sqlite3.connect(airflow_home / "airflow.db") as database:
+        return [str(row[0]) for row in database.execute(query)]
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["success", "failure"])
+def test_secrets_reach_driver_and_executors_by_reference_and_nowhere_in_plain_text(local_cluster, canary, run_case,
+                                                                                 tmp_path, fail):
     selector = "app.kubernetes.io/managed-by=sparkplane,sparkplane.dev/dag-id=operator_case_secrets"
+    started = time.time() - 1
     with PodWatch(client.CoreV1Api(local_cluster.api_client()), SPARK_NAMESPACE, selector) as seen:
-        result = run_case("secrets")
+        result = run_case("secrets", {"fail": fail})
     log = result.stdout + result.stderr
-    assert result.returncode == 0, log[-6000:]
+    assert (result.returncode != 0) == fail, log[-6000:]
+    if fail:
+        assert "Missing where the job runs: env NOT_GIVEN" in log
     password, token = (hashlib.sha256(v.encode()).hexdigest() for v in (canary, canary[::-1]))
     for item, digest in (("env CANARY_PASSWORD", password), ("env CANARY_FROM_token", token),
                          ("file /etc/secrets/canary/password", password)):
@@ -72,6 +99,16 @@ def test_secrets_reach_driver_and_executors_by_reference_and_nowhere_in_plain_te
         spec = json.dumps(client.ApiClient().sanitize_for_serialization(pod))
         assert canary not in spec and canary[::-1] not in spec, role
         assert SECRET in spec, f"the {role} pod does not reference the Secret"
+    # Every request and answer on pods and ConfigMaps in spark, by anyone (kubelet, spark-sa, Airflow).
+    events = _audit_events(local_cluster, started)
+    pod_bodies = [json.dumps(event) for event in events if event.get("objectRef", {}).get("resource") == "pods"
+                  and event["level"] == "RequestResponse" and "requestObject" in event]  # fmt: skip
+    assert [body for body in pod_bodies if SECRET in body], "no logged pod spec names the Secret: the check saw nothing"
+    assert not [event["auditID"] for event in events if canary in json.dumps(event) or canary[::-1] in json.dumps(event)]
+    rendered = _stored(tmp_path, "SELECT rendered_fields FROM rendered_task_instance_fields")
+    xcom = _stored(tmp_path, "SELECT value FROM xcom")
+    assert rendered and (xcom or fail), "no rendered fields or XCom were stored"
+    assert not [text for text in rendered + xcom if canary in text or canary[::-1] in text]
 
 
 @pytest.mark.parametrize(("case", "message"), [

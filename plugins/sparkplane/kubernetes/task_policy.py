@@ -26,7 +26,7 @@ from sparkplane.kubernetes.identity import (
     MANAGED_BY_LABEL,
     SPARK_ROLE_LABEL,
 )
-from sparkplane.secret_conf import is_secret_setting
+from sparkplane.secret_conf import is_masked_value, is_secret_setting
 
 _IDENTITY = "driver and executors run as the platform's service accounts (spark-sa, spark-executor)"
 _TEMPLATE = "pass additions to the pods with the operator's pod_template argument"
@@ -120,15 +120,15 @@ def secret_value_problems(spec: SparkJobSpec) -> list[str]:
     problems += [f"env[{name!r}] holds a secret (by its name)" for name in sorted(spec.env) if _is_sensitive_name(name)]
     problems += [
         f"conf[{key!r}] holds a value Airflow masks (from a Connection or a sensitive Variable)"
-        for key, value in sorted(spec.conf.items()) if not is_secret_setting(key) and _is_masked(value)
+        for key, value in sorted(spec.conf.items()) if not is_secret_setting(key) and is_masked_value(value)
     ]  # fmt: skip
     problems += [
         f"env[{name!r}] holds a value Airflow masks (from a Connection or a sensitive Variable)"
-        for name, value in sorted(spec.env.items()) if not _is_sensitive_name(name) and _is_masked(value)
+        for name, value in sorted(spec.env.items()) if not _is_sensitive_name(name) and is_masked_value(value)
     ]  # fmt: skip
     problems += [
         f"application_args[{index}] holds a value Airflow masks (from a Connection or a sensitive Variable)"
-        for index, value in enumerate(spec.arguments) if _is_masked(value)
+        for index, value in enumerate(spec.arguments) if is_masked_value(value)
     ]  # fmt: skip
     return problems
 
@@ -154,10 +154,3 @@ def _is_sensitive_name(name: str) -> bool:
     from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
 
     return should_hide_value_for_key(name)
-
-
-def _is_masked(value: str) -> bool:
-    """Return whether ``value`` contains a secret registered with Airflow's masker in this process."""
-    from airflow.sdk._shared.secrets_masker import redact
-
-    return redact(value) != value

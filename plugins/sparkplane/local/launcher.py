@@ -8,6 +8,7 @@ PySpark refuses workers of another Python minor version. A failed job ends the l
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -24,7 +25,12 @@ from sparkplane.diagnosis import explain_failure
 from sparkplane.exceptions import JobDefinitionError, SparkJobFailed
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.local.process import StreamingProcess
-from sparkplane.local.spark_submit import build_local_submit, local_settings
+from sparkplane.local.spark_submit import (
+    JOB_RUNNER,
+    build_local_submit,
+    local_settings,
+    secret_argument_positions,
+)
 from sparkplane.secret_conf import properties_text
 
 
@@ -62,19 +68,29 @@ class LocalLauncher:
                 "'revenue_by_region.py'), or to an absolute path."
             )
         _, secret_settings = local_settings(spec)
+        secret_arguments = secret_argument_positions(spec)
         _mask_secrets(spec, secret_settings)
-        with _properties_file(secret_settings) as properties_file:
+        with _private_folder() as folder:
+            properties_file = arguments_file = None
+            if secret_settings:
+                properties_file = _private_file(folder / "secret.properties", properties_text(secret_settings))
+            if secret_arguments:
+                arguments_file = _private_file(folder / "arguments.json", json.dumps(list(spec.arguments)))
             argv = build_local_submit(
                 spec,
                 spark_submit=self.spark_home / "bin" / "spark-submit",
                 master=self.master,
                 application_path=application_path,
                 properties_file=properties_file,
+                arguments_file=arguments_file,
             )
             self.log.info("Running %s with master %s (local mode)", spec.application, self.master)
             if secret_settings:
                 self.log.info("Secret settings %s are passed in a file only this user can read, not shown here",
                               ", ".join(sorted(secret_settings)))  # fmt: skip
+            if secret_arguments:
+                self.log.info("Job arguments %s hold values Airflow masks: all arguments are passed in a file "
+                              "only this user can read, through %s", secret_arguments, JOB_RUNNER.name)  # fmt: skip
             self.log.info("Command: %s", " ".join(argv))
             self._process = StreamingProcess(argv, env=self._environment(spec), cwd=str(application_path.parent),
                                              grace_seconds=self.terminate_grace_seconds)  # fmt: skip
@@ -128,16 +144,17 @@ def _mask_secrets(spec: SparkJobSpec, secret_settings: Mapping[str, str]) -> Non
 
 
 @contextlib.contextmanager
-def _properties_file(settings: Mapping[str, str]) -> Iterator[Path | None]:
-    """Yield a file with ``settings`` that only this user can read (None when there are none); remove it after."""
-    if not settings:
-        yield None
-        return
-    folder = Path(tempfile.mkdtemp(prefix="sparkplane-"))  # mode 0700
+def _private_folder() -> Iterator[Path]:
+    """Yield a new folder only this user can open (mode 0700); remove it and its files after."""
+    folder = Path(tempfile.mkdtemp(prefix="sparkplane-"))
     try:
-        path = folder / "secret.properties"
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as file:
-            file.write(properties_text(settings))
-        yield path
+        yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _private_file(path: Path, text: str) -> Path:
+    """Write ``text`` to a new file only this user can read; return its path."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as file:
+        file.write(text)
+    return path

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sparkplane.job_spec import SparkJobSpec
-from sparkplane.secret_conf import split_secret_settings
+from sparkplane.secret_conf import is_masked_value, split_secret_settings
 from sparkplane.spark_conf import TASK_LOG_CONF
 
 
@@ -32,7 +32,13 @@ def driver_resource_args(spec: SparkJobSpec) -> list[str]:
     return ["--driver-memory", spec.driver_memory]
 
 
-def application_args(spec: SparkJobSpec, application_path: Path) -> list[str]:
+#: Runs the job with arguments read from a file (``run_job.py``), when some are secret.
+JOB_RUNNER = Path(__file__).with_name("run_job.py")
+
+
+def application_args(spec: SparkJobSpec, application_path: Path, arguments_file: Path | None) -> list[str]:
+    if arguments_file is not None:
+        return [str(JOB_RUNNER), str(arguments_file), str(application_path)]
     return [str(application_path), *spec.arguments]
 
 
@@ -45,6 +51,11 @@ def local_settings(spec: SparkJobSpec) -> tuple[dict[str, str], dict[str, str]]:
     return split_secret_settings({**TASK_LOG_CONF, **spec.conf})
 
 
+def secret_argument_positions(spec: SparkJobSpec) -> list[int]:
+    """Return the positions of the job arguments that hold a value Airflow masks."""
+    return [position for position, argument in enumerate(spec.arguments) if is_masked_value(argument)]
+
+
 def build_local_submit(
     spec: SparkJobSpec,
     *,
@@ -52,15 +63,20 @@ def build_local_submit(
     master: str,
     application_path: Path,
     properties_file: Path | None = None,
+    arguments_file: Path | None = None,
 ) -> list[str]:
     """Return the argv that runs ``spec`` with a local master (executors are driver threads).
 
     :param properties_file: the file holding the job's secret settings (``local_settings``),
         which never go on the command line; required when there are any.
+    :param arguments_file: the file holding the job's arguments (a JSON list), required when
+        some are secret (``secret_argument_positions``); the job then runs through ``run_job.py``.
     """
     public, secret = local_settings(spec)
     if secret and properties_file is None:
         raise ValueError(f"secret settings {sorted(secret)} need a properties file; none was given")
+    if secret_argument_positions(spec) and arguments_file is None:
+        raise ValueError("secret job arguments need an arguments file; none was given")
     return [
         str(spark_submit),
         *master_args(master),
@@ -68,5 +84,5 @@ def build_local_submit(
         *driver_resource_args(spec),
         *properties_file_args(properties_file),
         *conf_args(public),
-        *application_args(spec, application_path),
+        *application_args(spec, application_path, arguments_file),
     ]

@@ -54,7 +54,9 @@ CASES = {
     "secrets": {
         "application": "spark_smoke_test.py",
         "application_args": ["--lines", "1", "--expect-env", "CANARY_PASSWORD", "--expect-env", "CANARY_FROM_token",
-                             "--expect-file", "/etc/secrets/canary/password"],
+                             "--expect-file", "/etc/secrets/canary/password",
+                             # {"fail": true}: the job fails after the check, as a failing job would.
+                             "{{ '--expect-env=NOT_GIVEN' if dag_run.conf.get('fail') else '--partitions=4' }}"],
         "secrets": [SecretEnv(name="CANARY_PASSWORD", secret=CANARY_SECRET, key="password"),
                     SecretEnvFrom(secret=CANARY_SECRET, prefix="CANARY_FROM_"),
                     SecretVolume(secret=CANARY_SECRET, mount_path="/etc/secrets/canary")],

@@ -107,7 +107,7 @@ def test_killed_task_stops_spark_and_leaves_no_process():
 def test_a_secret_setting_reaches_the_job_but_no_log_or_command_line(capfd):
     canary = f"canary-{uuid.uuid4()}"
     key = "spark.hadoop.fs.s3a.secret.key"
-    operator = _operator(application=str(TEST_JOBS / "prints_secret_hash.py"), application_args=[key],
+    operator = _operator(application=str(TEST_JOBS / "prints_secret_hash.py"), application_args=["--setting", key],
                          conf={key: canary, "spark.sql.shuffle.partitions": "4"})  # fmt: skip
     command_lines: list[str] = []
     done = threading.Event()

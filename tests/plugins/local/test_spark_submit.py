@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from sparkplane.job_spec import SparkJobSpec
-from sparkplane.local.spark_submit import build_local_submit
+from sparkplane.local.spark_submit import JOB_RUNNER, build_local_submit, secret_argument_positions
 
 
 def test_local_submit_command_has_master_name_resources_conf_and_arguments():
@@ -50,3 +53,33 @@ def test_secret_settings_go_to_the_properties_file_never_to_the_command_line():
     assert "spark.sql.shuffle.partitions=8" in argv
     with pytest.raises(ValueError, match="need a properties file"):
         build_local_submit(spec, spark_submit=Path("spark-submit"), master="local[1]", application_path=Path("r.py"))
+
+
+def test_masked_values_go_to_files_and_the_job_runs_through_the_runner():
+    from airflow.sdk.log import mask_secret
+
+    mask_secret("from-a-connection-4711")  # what reading a Connection's password does
+    spec = SparkJobSpec(application="report.py", name="r", arguments=("--token", "from-a-connection-4711", "--day", "1"),
+                        conf={"spark.myapp.endpoint.auth": "from-a-connection-4711"})  # fmt: skip
+    assert secret_argument_positions(spec) == [1]
+    argv = build_local_submit(spec, spark_submit=Path("spark-submit"), master="local[1]",
+                              application_path=Path("/jobs/report.py"), properties_file=Path("/p/secret.properties"),
+                              arguments_file=Path("/p/arguments.json"))  # fmt: skip
+    assert "from-a-connection-4711" not in " ".join(argv)
+    assert argv[-3:] == [str(JOB_RUNNER), "/p/arguments.json", "/jobs/report.py"]
+    with pytest.raises(ValueError, match="need an arguments file"):
+        build_local_submit(spec, spark_submit=Path("spark-submit"), master="local[1]", application_path=Path("r.py"),
+                           properties_file=Path("/p/secret.properties"))  # fmt: skip
+
+
+def test_the_runner_gives_the_job_its_arguments_and_removes_the_file(tmp_path):
+    job = tmp_path / "jobs" / "echo_arguments.py"
+    job.parent.mkdir()
+    (job.parent / "helper.py").write_text("NAME = 'helper from the job folder'\n")
+    job.write_text("import sys, helper\nprint(sys.argv, helper.NAME, __name__)\nraise SystemExit(3)\n")
+    arguments = tmp_path / "arguments.json"
+    arguments.write_text(json.dumps(["--token", "a b", "c"]))
+    done = subprocess.run([sys.executable, str(JOB_RUNNER), str(arguments), str(job)], capture_output=True, text=True)
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.strip() == f"{[str(job), '--token', 'a b', 'c']} helper from the job folder __main__"
+    assert not arguments.exists()
