@@ -1,13 +1,19 @@
 # The two set-up commands are `make demo` and `make test`; everything else is for development.
-.PHONY: demo test env lock bench bench-operator bench-triggerer clean cluster-up cluster-down cluster-smoke image bootstrap lint-rbac
+.PHONY: demo test faults env lock bench bench-operator bench-triggerer clean cluster-up cluster-down cluster-smoke image bootstrap lint-rbac
 
 ## Run the example pipeline on the embedded default (local Spark, SQLite Airflow).
 demo:
 	scripts/demo
 
-## Install everything the tests need and run the whole suite.
+## Install everything the tests need and run the whole suite (the quick version of each fault included).
 test: env
 	scripts/run-tests
+
+## Run each fault FAULT_RUNS times (default 5; FAULTS=a,b for some) and print the table, then the
+## fault tests that run real Spark jobs (too long for make test).
+faults: env
+	PYTHONPATH=plugins:cluster:tests .venv/bin/python benchmarks/faults.py
+	scripts/run-tests -m long
 
 ## Create the Python environment from requirements.lock (cached by the lock's hash).
 env:

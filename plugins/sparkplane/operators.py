@@ -21,6 +21,7 @@ from sparkplane.deployment import deployment_id
 from sparkplane.exceptions import JobDefinitionError
 from sparkplane.job_spec import SparkJobSpec, check_application_origin, whole_number
 from sparkplane.kubernetes.driver_pod import KubernetesTarget
+from sparkplane.kubernetes.follower_timing import FollowerTiming
 from sparkplane.kubernetes.identity import DEFAULT_KEEP_FAILED_SECONDS, TaskTry
 from sparkplane.kubernetes.secret_refs import SecretReference
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts
@@ -57,6 +58,8 @@ class SparkJobOperator(BaseOperator):
         Kubernetes mode; a local run goes without them and says so.
     :param deferrable: release the worker slot while the driver runs (Kubernetes mode).
     :param timeouts: per-stage limits while following the driver (Kubernetes mode).
+    :param follower_timing: how the follower paces itself and when it gives up on an unreachable
+        or refusing API (Kubernetes mode); None for production's defaults (``FollowerTiming``).
     :param delete_failed_driver: delete a failed driver at once instead of keeping it to inspect.
     :param keep_failed_driver: how long a failed driver is kept to inspect before the pod sweep
         deletes it (with its executors).
@@ -90,6 +93,7 @@ class SparkJobOperator(BaseOperator):
         secrets: Sequence[SecretReference] = (),
         deferrable: bool = True,
         timeouts: FollowTimeouts | None = None,
+        follower_timing: FollowerTiming | None = None,
         delete_failed_driver: bool = False,
         keep_failed_driver: timedelta = timedelta(seconds=DEFAULT_KEEP_FAILED_SECONDS),
         preflight: bool = True,
@@ -113,6 +117,7 @@ class SparkJobOperator(BaseOperator):
         self.secrets = list(secrets)
         self.deferrable = deferrable
         self.timeouts = timeouts or FollowTimeouts()
+        self.follower_timing = follower_timing
         self.delete_failed_driver = delete_failed_driver
         self.keep_failed_driver = keep_failed_driver
         self.preflight = preflight
@@ -179,6 +184,7 @@ class SparkJobOperator(BaseOperator):
         trigger = SparkDriverTrigger(
             kubernetes_conn_id=self.kubernetes_conn_id, namespace=self.namespace, pod_name=self._driver,
             timeouts=self.timeouts.to_dict(), follower_key=task_try.key,
+            timing=self.follower_timing.to_dict() if self.follower_timing else None,
         )
         if self.deferrable:
             self.defer(trigger=trigger, method_name="execute_complete", timeout=self._time_left(context))

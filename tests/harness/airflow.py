@@ -194,6 +194,22 @@ class AirflowServices:
                         timeout_seconds=timeout_seconds, interval_seconds=1, what=f"run {run_id} of {dag_id} to end",
                         on_timeout=self.component_logs)
 
+    def rest(self, method: str, path: str, body: dict | None = None) -> Any:
+        """Call the REST API as a user would (``/api/v2`` + ``path``); return the decoded answer.
+
+        Needs ``AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True`` in ``extra_env``: the token
+        is then handed out without a password.
+        """
+        base = f"http://127.0.0.1:{self.port}"
+        with urllib.request.urlopen(f"{base}/auth/token", timeout=30) as answer:
+            token = json.load(answer)["access_token"]
+        request = urllib.request.Request(
+            f"{base}/api/v2{path}", method=method, data=json.dumps(body).encode() if body is not None else None,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return json.load(answer)
+
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
         """Return everything logged for one try: the worker's log and each triggerer's part."""
         folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"

@@ -114,3 +114,18 @@ def build_python3_image(registry: str) -> str:
     )
     run_command(DOCKER, "push", image, timeout_seconds=300)
     return image
+
+
+def restart_apiserver(cluster: LocalCluster, *, down_seconds: float = 0) -> None:
+    """Stop kube-apiserver, keep it down ``down_seconds``, start it again with the same flags;
+    return once it is ready."""
+    import time
+
+    from localcluster import components
+    from localcluster.procs import Processes
+
+    settings = cluster.settings
+    processes = Processes(settings.run_dir, settings.log_dir)
+    assert processes.stop("kube-apiserver"), "kube-apiserver was not running"
+    time.sleep(down_seconds)
+    components.start_apiserver(settings, processes)

@@ -18,6 +18,7 @@ from sparkplane.bootstrap.apply import DEFAULT_MANIFEST_DIR, apply_manifests, dy
 from sparkplane.kubernetes.identity import AIRFLOW_NAMESPACE, AIRFLOW_SERVICE_ACCOUNT, SPARK_NAMESPACE
 from sparkplane.kubernetes.pod_templates import restricted_container_security, restricted_pod_security
 
+from harness.airflow import AirflowServices
 from harness.cluster import LocalCluster
 from harness.waits import wait_for
 
@@ -50,6 +51,20 @@ def airflow_identity_connection(local_cluster: LocalCluster) -> str:
     """Return an Airflow connection (as an environment variable's value) acting as the platform's identity."""
     kubeconfig = local_cluster.serviceaccount_kubeconfig(AIRFLOW_NAMESPACE, AIRFLOW_SERVICE_ACCOUNT)
     return json.dumps({"conn_type": "kubernetes", "extra": {"kube_config_path": str(kubeconfig)}})
+
+
+def platform_airflow(home: Path, dag_file: str, *, connection: str, image: str) -> AirflowServices:
+    """Return an Airflow deployment (not started yet) in ``home`` that runs only ``dag_file`` of
+    the test DAGs on the cluster as the platform's identity; its REST API hands out admin tokens."""
+    dags = home / "dags"
+    dags.mkdir(parents=True)
+    (dags / dag_file).symlink_to(TEST_DAGS / dag_file)
+    return AirflowServices(home=home / "airflow", dags_folder=dags, extra_env={
+        "AIRFLOW_CONN_SPARK_CLUSTER": connection,
+        "SPARKPLANE_KUBERNETES_CONN_ID": "spark_cluster",
+        "SPARKPLANE_SPARK_IMAGE": image,
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",  # AirflowServices.rest, as a user
+    })  # fmt: skip
 
 
 def job_pods(local_cluster: LocalCluster, dag_id: str) -> list:

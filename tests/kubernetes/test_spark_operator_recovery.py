@@ -18,13 +18,16 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from harness.airflow import AirflowServices
-from harness.platform import TEST_DAGS, wait_for_no_job_pods
+from harness.cluster import restart_apiserver
+from harness.platform import platform_airflow, wait_for_no_job_pods
 from harness.pods import PodWatch, read_pod_log
 from harness.waits import wait_for
 from kubernetes import client
 from sparkplane.kubernetes.identity import DRIVER_CONTAINER_NAME, SPARK_NAMESPACE
 
-pytestmark = pytest.mark.cluster
+#: Real Spark jobs, five minutes together: ``make faults`` runs them; ``make test`` runs the same
+#: faults with simulated drivers (tests/kubernetes/test_faults.py).
+pytestmark = [pytest.mark.cluster, pytest.mark.long]
 
 TASK_ID = "run"
 LINES = 60  # tests/data/dags/operator_recovery.py
@@ -33,17 +36,8 @@ RUN_TIMEOUT_SECONDS = 600
 
 @pytest.fixture(scope="module")
 def airflow(local_cluster, spark_image, airflow_connection, tmp_path_factory) -> Iterator[AirflowServices]:
-    dags = tmp_path_factory.mktemp("recovery-dags")
-    (dags / "operator_recovery.py").symlink_to(TEST_DAGS / "operator_recovery.py")
-    services = AirflowServices(
-        home=tmp_path_factory.mktemp("recovery-airflow"),
-        dags_folder=dags,
-        extra_env={
-            "AIRFLOW_CONN_SPARK_CLUSTER": airflow_connection,
-            "SPARKPLANE_KUBERNETES_CONN_ID": "spark_cluster",
-            "SPARKPLANE_SPARK_IMAGE": spark_image,
-        },
-    )
+    services = platform_airflow(tmp_path_factory.mktemp("recovery"), "operator_recovery.py",
+                                connection=airflow_connection, image=spark_image)  # fmt: skip
     services.start_all()
     try:
         yield services
@@ -146,14 +140,3 @@ def test_deferred_job_past_its_execution_timeout_fails_and_leaves_nothing_runnin
     assert len(created.names) == 1
     assert "Deferral ended without a result: deleting driver pod" in log
     wait_for_no_job_pods(local_cluster, dag_id)
-
-
-def restart_apiserver(local_cluster) -> None:
-    """Stop kube-apiserver and start it again with the same flags; return once it is ready."""
-    from localcluster import components
-    from localcluster.procs import Processes
-
-    settings = local_cluster.settings
-    processes = Processes(settings.run_dir, settings.log_dir)
-    assert processes.stop("kube-apiserver"), "kube-apiserver was not running"
-    components.start_apiserver(settings, processes)

@@ -246,6 +246,8 @@ class DriverLauncher:
         name, namespace = event["pod_name"], event["namespace"]
         status = event["status"]
         self.log.info("Driver pod %s/%s ended: %s (%s)", namespace, name, status, event.get("message"))
+        if status == "error":
+            self._give_up_on_unknown_driver(event, application=application)
         pod = self.hook.read_pod(name, namespace)
         app_id = pod.metadata.labels.get(APPLICATION_ID_LABEL) if pod is not None else None
         result = {
@@ -270,15 +272,9 @@ class DriverLauncher:
         diagnosis = self.diagnose(event, application=application)
         self.log.error("Cause: %s", diagnosis.cause)
         self.log.error("Fix: %s", diagnosis.fix)
-        if status == "error":
-            # The follower could not judge the driver (the API unreachable, access denied): it may
-            # still run. Deleting it would throw its work away; the retry follows it instead.
-            if pod is not None:
-                self.log.warning("Driver pod %s/%s is kept: its state is unknown, and the task's retry "
-                                 "follows it instead of starting the job again", namespace, name)
         # A driver that never ran has no log to read, only events, which are logged above:
         # keeping it would only hold its resource requests (or retry a pull) until swept.
-        elif delete_failed_driver or status == "timeout" or not event.get("container_started", True):
+        if delete_failed_driver or status == "timeout" or not event.get("container_started", True):
             self.log.info("Deleting driver pod %s/%s (its executors go with it)", namespace, name)
             self.delete_driver(name, uid=uid)
         else:
@@ -287,6 +283,17 @@ class DriverLauncher:
                 "  kubectl -n %s logs %s\n  kubectl -n %s delete pod %s   # also removes its executors",
                 keep_failed_driver, namespace, name, namespace, name, namespace, name,
             )
+        raise SparkJobFailed(diagnosis.cause, diagnosis.fix)
+
+    def _give_up_on_unknown_driver(self, event: dict[str, Any], *, application: str) -> None:
+        """Fail the try for a driver the follower could not judge (the API unreachable, access
+        denied): it may still run. Deleting it would throw its work away; the retry follows it
+        instead. Nothing more is asked of the API, which may well still not answer."""
+        diagnosis = self.diagnose(event, application=application)
+        self.log.error("Cause: %s", diagnosis.cause)
+        self.log.error("Fix: %s", diagnosis.fix)
+        self.log.warning("Driver pod %s/%s is kept: its state is unknown, and the task's retry follows it "
+                         "instead of starting the job again", event["namespace"], event["pod_name"])  # fmt: skip
         raise SparkJobFailed(diagnosis.cause, diagnosis.fix)
 
     def _stage_seconds(self, pod: V1Pod | None) -> dict[str, float | None] | None:

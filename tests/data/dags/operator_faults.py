@@ -1,0 +1,68 @@
+"""DAGs whose runs the fault suite interrupts (tests/harness/faults.py): one DAG per fault.
+
+The driver runs on a simulated node, so a fault costs seconds, not a Spark job: the API server,
+scheduler, admission, kubelet-like status and log serving are real (KWOK), and the test writes the
+driver's log lines and ends the pod as its kubelet would. The follower is paced for tests:
+short reconnect delays and give-up limits (``FollowerTiming``), set through the operator as a DAG
+author would. One quick retry, as a production DAG would have (with a longer delay).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG
+from sparkplane.kubernetes.follower_timing import FollowerTiming
+from sparkplane.operators import SparkJobOperator
+
+#: Simulated nodes that pull images (not those labelled to fail every pull), tolerating their taint.
+ON_A_SIMULATED_NODE = {
+    "spec": {
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{
+            "matchExpressions": [
+                {"key": "sparkplane.dev/node-type", "operator": "In", "values": ["simulated"]},
+                {"key": "sparkplane.dev/simulate-pull", "operator": "DoesNotExist"},
+            ],
+        }]}}},
+        "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
+    },
+}  # fmt: skip
+QUICK = FollowerTiming(progress_interval_seconds=2, reconnect_delay_seconds=0.5, checkpoint_interval_seconds=1,
+                       api_unreachable_seconds=10, access_denied_seconds=10, log_refused_seconds=10,
+                       log_drain_seconds=5)  # fmt: skip
+#: Each fault's DAG, by what it changes in the operator's arguments.
+FAULTS = {
+    "triggerer_sigkill": {},
+    "scheduler_sigkill": {},
+    # A restart takes 10-20 s here: this DAG rides out a minute of outage, as production rides out 5.
+    "api_server_restart": {"follower_timing": dataclasses.replace(QUICK, api_unreachable_seconds=60)},
+    # Down longer than the follower's give-up: the retry comes once the API answers again.
+    "api_server_down": {"retry_delay": timedelta(seconds=30)},
+    # The worker follows the driver itself (not deferred), so the killed process is the follower.
+    "worker_sigkill": {"deferrable": False},
+    "driver_deleted": {},
+    "user_marks_failed": {},
+    "user_clears": {},
+    # The driver runs past the task's execution_timeout.
+    "execution_timeout": {"execution_timeout": timedelta(seconds=20), "retries": 0},
+}
+
+for fault, arguments in FAULTS.items():
+    with DAG(
+        dag_id=f"fault_{fault}",
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        default_args={"owner": "platform-tests", "retries": 1, "retry_delay": timedelta(seconds=2)},
+        tags=["tests"],
+    ):
+        SparkJobOperator(
+            task_id="run",
+            application="spark_smoke_test.py",
+            driver_memory="512m",
+            executor_instances=1,
+            conf={"spark.kubernetes.driver.request.cores": "100m"},
+            pod_template=ON_A_SIMULATED_NODE,
+            **{"follower_timing": QUICK, **arguments},
+        )
