@@ -67,11 +67,9 @@ def main() -> int:
     try:
         image = build_spark_image(cluster.registry)["pinned"]
         apply_bootstrap(cluster)
-        services = platform_airflow(home, "operator_faults.py", connection=airflow_identity_connection(cluster),
-                                    image=image)  # fmt: skip
-        services.start_all()
         rows = []
-        try:
+        with platform_airflow(home, "operator_faults.py", connection=airflow_identity_connection(cluster),
+                              image=image) as services:  # fmt: skip
             for name in names:
                 outcomes = []
                 for number in range(1, runs + 1):
@@ -83,8 +81,6 @@ def main() -> int:
                           f"detect {outcome.detect_seconds} s)", flush=True)  # fmt: skip
                     outcomes.append(outcome)
                 rows.append(row(name, outcomes))
-        finally:
-            services.stop_all()
         print("\n| fault | runs | as expected | outcomes (state/tries) | drivers per try | lines missing / repeated (max) "
               "| leftovers after 60 s | seconds to act (median / max) |")
         print("|---|---|---|---|---|---|---|---|")

@@ -29,6 +29,7 @@ from sparkplane.kubernetes.identity import DRIVER_CONTAINER_NAME, SPARK_NAMESPAC
 
 from harness.airflow import AirflowServices
 from harness.cluster import LocalCluster, restart_apiserver
+from harness.platform import delete_job_pods
 from harness.pods import PodWatch
 from harness.simulated import append_log_line, mark_finished
 from harness.waits import WaitTimeout, wait_for
@@ -193,7 +194,7 @@ def run_fault(airflow: AirflowServices, cluster: LocalCluster, fault: Fault) -> 
     """Run ``fault_<fault.name>`` once with the fault done mid-log; return what came of it."""
     dag_id = f"fault_{fault.name}"
     core = client.CoreV1Api(cluster.api_client())
-    _delete_pods_of(core, dag_id)  # left by an earlier session stopped midway
+    delete_job_pods(cluster, dag_id)  # left by an earlier session stopped midway
     log_file = cluster.settings.simulated_container_log
     log_file.write_text("")  # every simulated container shows this file: start it empty
     selector = f"app.kubernetes.io/managed-by=sparkplane,sparkplane.dev/dag-id={dag_id},spark-role=driver"
@@ -219,15 +220,6 @@ def run_fault(airflow: AirflowServices, cluster: LocalCluster, fault: Fault) -> 
         lines_repeated=sum(count - 1 for count in counts.values() if count > 1),
         leftovers=_leftovers(core, dag_id), detect_seconds=detect_seconds, final_log=final_log,
     )  # fmt: skip
-
-
-def _delete_pods_of(core: client.CoreV1Api, dag_id: str) -> None:
-    selector = f"app.kubernetes.io/managed-by=sparkplane,sparkplane.dev/dag-id={dag_id}"
-    for pod in core.list_namespaced_pod(SPARK_NAMESPACE, label_selector=selector).items:
-        with contextlib.suppress(ApiException):
-            core.delete_namespaced_pod(pod.metadata.name, SPARK_NAMESPACE, grace_period_seconds=0)
-    wait_for(lambda: core.list_namespaced_pod(SPARK_NAMESPACE, label_selector=selector).items, lambda pods: not pods,
-             timeout_seconds=60, what=f"old pods of {dag_id} to go")  # fmt: skip
 
 
 def _seconds_until(done: Callable[[], bool], *, since: float, timeout_seconds: float = RUN_TIMEOUT_SECONDS) -> float | None:

@@ -53,18 +53,24 @@ def airflow_identity_connection(local_cluster: LocalCluster) -> str:
     return json.dumps({"conn_type": "kubernetes", "extra": {"kube_config_path": str(kubeconfig)}})
 
 
-def platform_airflow(home: Path, dag_file: str, *, connection: str, image: str) -> AirflowServices:
-    """Return an Airflow deployment (not started yet) in ``home`` that runs only ``dag_file`` of
-    the test DAGs on the cluster as the platform's identity; its REST API hands out admin tokens."""
+@contextlib.contextmanager
+def platform_airflow(home: Path, dag_file: str, *, connection: str, image: str) -> Iterator[AirflowServices]:
+    """Run an Airflow deployment in ``home`` for the block, with only ``dag_file`` of the test DAGs,
+    on the cluster as the platform's identity; its REST API hands out admin tokens."""
     dags = home / "dags"
     dags.mkdir(parents=True)
     (dags / dag_file).symlink_to(TEST_DAGS / dag_file)
-    return AirflowServices(home=home / "airflow", dags_folder=dags, extra_env={
+    services = AirflowServices(home=home / "airflow", dags_folder=dags, extra_env={
         "AIRFLOW_CONN_SPARK_CLUSTER": connection,
         "SPARKPLANE_KUBERNETES_CONN_ID": "spark_cluster",
         "SPARKPLANE_SPARK_IMAGE": image,
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",  # AirflowServices.rest, as a user
     })  # fmt: skip
+    services.start_all()
+    try:
+        yield services
+    finally:
+        services.stop_all()
 
 
 def job_pods(local_cluster: LocalCluster, dag_id: str) -> list:
@@ -74,6 +80,18 @@ def job_pods(local_cluster: LocalCluster, dag_id: str) -> list:
     api = client.CoreV1Api(local_cluster.api_client())
     selector = f"{JOB_SELECTOR},sparkplane.dev/dag-id={dag_id}"
     return api.list_namespaced_pod(SPARK_NAMESPACE, label_selector=selector).items
+
+
+def delete_job_pods(local_cluster: LocalCluster, dag_id: str) -> None:
+    """Delete the pods the platform created for ``dag_id`` (left by a session stopped midway); wait until gone."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    core = client.CoreV1Api(local_cluster.api_client())
+    for pod in job_pods(local_cluster, dag_id):
+        with contextlib.suppress(ApiException):
+            core.delete_namespaced_pod(pod.metadata.name, SPARK_NAMESPACE, grace_period_seconds=0)
+    wait_for_no_job_pods(local_cluster, dag_id)
 
 
 def wait_for_no_job_pods(local_cluster: LocalCluster, dag_id: str, *, timeout_seconds: float = 60) -> None:

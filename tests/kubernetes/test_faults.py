@@ -19,13 +19,9 @@ pytestmark = pytest.mark.cluster
 
 @pytest.fixture(scope="module")
 def airflow(local_cluster, spark_image, airflow_connection, tmp_path_factory) -> Iterator[AirflowServices]:
-    services = platform_airflow(tmp_path_factory.mktemp("faults"), "operator_faults.py", connection=airflow_connection,
-                                image=spark_image)  # fmt: skip
-    services.start_all()
-    try:
+    with platform_airflow(tmp_path_factory.mktemp("faults"), "operator_faults.py", connection=airflow_connection,
+                          image=spark_image) as services:  # fmt: skip
         yield services
-    finally:
-        services.stop_all()
 
 
 @pytest.mark.parametrize("fault", [name for name, fault in FAULTS.items() if fault.quick])

@@ -36,13 +36,9 @@ RUN_TIMEOUT_SECONDS = 600
 
 @pytest.fixture(scope="module")
 def airflow(local_cluster, spark_image, airflow_connection, tmp_path_factory) -> Iterator[AirflowServices]:
-    services = platform_airflow(tmp_path_factory.mktemp("recovery"), "operator_recovery.py",
-                                connection=airflow_connection, image=spark_image)  # fmt: skip
-    services.start_all()
-    try:
+    with platform_airflow(tmp_path_factory.mktemp("recovery"), "operator_recovery.py", connection=airflow_connection,
+                          image=spark_image) as services:  # fmt: skip
         yield services
-    finally:
-        services.stop_all()
 
 
 class DriverCreations(PodWatch):

@@ -19,6 +19,7 @@ from typing import Literal
 
 from sparkplane.image.labels import (
     ImageLabelsError,
+    ImageNotFound,
     parse_image_reference,
     read_labels_from_docker,
     read_labels_from_registry,
@@ -33,6 +34,10 @@ Source = Literal["auto", "registry", "docker"]
 
 class ImageContentsError(Exception):
     """The contents of an image could not be read or understood; the message says what to do."""
+
+
+class ImageNotInRegistry(ImageContentsError):
+    """The image's registry says it does not exist: a job that uses it can never start."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,8 @@ def read_image_contents(image: str, *, source: Source = "auto") -> ImageContents
         if use_registry and ref.registry is None:
             raise ImageContentsError(f"{image} names no registry; give registry/repository:tag or use the docker source.")
         labels = read_labels_from_registry(ref) if use_registry else read_labels_from_docker(image)
+    except ImageNotFound as e:
+        raise ImageNotInRegistry(f"{image} does not exist: {e}") from e
     except ImageLabelsError as e:
         raise ImageContentsError(str(e)) from e
     raw = labels.get(CONTENTS_LABEL)

@@ -13,10 +13,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 
 
 class ImageLabelsError(Exception):
     """The labels of an image could not be read; the message says where and what to do."""
+
+
+class ImageNotFound(ImageLabelsError):
+    """The registry answered that the image (its manifest or configuration) does not exist."""
 
 
 #: Manifest media types asked from the registry, single-platform ones first.
@@ -73,7 +78,8 @@ def _registry_get(url: str, accept: Sequence[str]) -> tuple[dict[str, object], s
         with urllib.request.urlopen(request, timeout=REGISTRY_TIMEOUT_SECONDS) as response:
             return json.load(response), response.headers.get("Content-Type", "")
     except urllib.error.HTTPError as e:
-        raise ImageLabelsError(
+        error = ImageNotFound if e.code == HTTPStatus.NOT_FOUND else ImageLabelsError
+        raise error(
             f"the registry answered {e.code} for {url}; check the image name and tag, and that it was pushed (image/build)."
         ) from e
     except (urllib.error.URLError, OSError) as e:

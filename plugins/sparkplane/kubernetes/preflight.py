@@ -22,6 +22,7 @@ from sparkplane.exceptions import KubernetesPermissionDenied, PreflightFailed
 from sparkplane.image.contents import (
     ImageContents,
     ImageContentsError,
+    ImageNotInRegistry,
     normalize_name,
     package_problem,
     python_parity_problem,
@@ -115,6 +116,12 @@ def run_preflight(
     log.info("Preflight: %s/%s has the driver's %d permissions", namespace, service_account, len(DRIVER_PERMISSIONS))
     try:
         contents = read_image_contents(image)
+    except ImageNotInRegistry as error:
+        raise PreflightFailed(
+            cause=f"Image {error}",
+            fix="Set the operator's image (or SPARKPLANE_SPARK_IMAGE) to the reference image/build printed, "
+            "or build and push the image with image/build.",
+        ) from error
     except ImageContentsError as error:
         # Unreadable labels do not prove the image wrong; the job itself will tell.
         log.warning("Preflight: cannot read what image %s contains (%s); skipping the image checks", image, error)

@@ -1,10 +1,12 @@
-"""DAGs whose runs the fault suite interrupts (tests/harness/faults.py): one DAG per fault.
+"""DAGs whose runs the fault suite interrupts (tests/harness/faults.py), one per fault; and DAGs
+with one bad input each (tests/kubernetes/test_bad_inputs.py).
 
 The driver runs on a simulated node, so a fault costs seconds, not a Spark job: the API server,
 scheduler, admission, kubelet-like status and log serving are real (KWOK), and the test writes the
 driver's log lines and ends the pod as its kubelet would. The follower is paced for tests:
 short reconnect delays and give-up limits (``FollowerTiming``), set through the operator as a DAG
-author would. One quick retry, as a production DAG would have (with a longer delay).
+author would. One quick retry, as a production DAG would have (with a longer delay): the bad
+inputs show which failures are final on the first try.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Param
+from sparkplane import settings
 from sparkplane.kubernetes.follower_timing import FollowerTiming
 from sparkplane.operators import SparkJobOperator
 
@@ -48,21 +51,36 @@ FAULTS = {
     "execution_timeout": {"execution_timeout": timedelta(seconds=20), "retries": 0},
 }
 
-for fault, arguments in FAULTS.items():
+REGISTRY = (settings.SPARK_IMAGE or "127.0.0.1:5000/").split("/")[0]
+BAD_INPUTS = {
+    "reserved_conf_key": {"conf": {"spark.kubernetes.namespace": "default"}},
+    "missing_image": {"image": f"{REGISTRY}/sparkplane/no-such-image:1"},
+    "wrong_namespace": {"namespace": "no-such-namespace"},
+    "over_quota": {"executor_instances": 500},
+    "invalid_param": {},  # the run's conf is checked against the DAG's Params
+}
+
+JOB = {
+    "task_id": "run",
+    "application": "spark_smoke_test.py",
+    "application_args": ["--lines", "{{ params.lines }}"],
+    "driver_memory": "512m",
+    "executor_instances": 1,
+    "conf": {"spark.kubernetes.driver.request.cores": "100m"},
+    "pod_template": ON_A_SIMULATED_NODE,
+    "follower_timing": QUICK,
+}
+DAGS = {f"fault_{name}": arguments for name, arguments in FAULTS.items()} | {
+    f"bad_input_{name}": arguments for name, arguments in BAD_INPUTS.items()}
+
+for dag_id, arguments in DAGS.items():
     with DAG(
-        dag_id=f"fault_{fault}",
+        dag_id=dag_id,
         schedule=None,
         start_date=datetime(2026, 1, 1),
         catchup=False,
         default_args={"owner": "platform-tests", "retries": 1, "retry_delay": timedelta(seconds=2)},
+        params={"lines": Param(3, type="integer", minimum=1, maximum=1000)},
         tags=["tests"],
     ):
-        SparkJobOperator(
-            task_id="run",
-            application="spark_smoke_test.py",
-            driver_memory="512m",
-            executor_instances=1,
-            conf={"spark.kubernetes.driver.request.cores": "100m"},
-            pod_template=ON_A_SIMULATED_NODE,
-            **{"follower_timing": QUICK, **arguments},
-        )
+        SparkJobOperator(**{**JOB, **arguments})
