@@ -46,13 +46,20 @@ class KubernetesPermissionDenied(AirflowFailException):
 
 
 class PodRejected(AirflowFailException):
-    """Admission refused the pod (Pod Security); the pod as specified can never run there."""
+    """Admission refused the pod (Pod Security, an admission policy); as specified it can never run there."""
+
+    def __init__(self, detail: str, *, fix: str) -> None:
+        super().__init__(f"Kubernetes refused the driver pod: {detail}\nFix: {fix}")
+
+
+class QuotaExceeded(AirflowException):
+    """The namespace's quota had no room left when the pod was created; other jobs may free it."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(
-            f"Kubernetes refused the driver pod: {detail}\n"
-            "Fix: remove what the message names from the task's pod_template (the spark namespace "
-            "enforces Pod Security 'restricted': no hostPath volumes, privileged containers or root)."
+            f"Namespace quota used up when the driver pod was created: {detail}\n"
+            "Fix: the task's retry tries again once other jobs end; if it keeps failing, make the job "
+            "smaller or ask the platform team to raise the quota (spark-bootstrap/15-spark-quota.yaml)."
         )
 
 

@@ -33,6 +33,8 @@ SPARK_EXECUTOR_POD_TEMPLATE = "spark.kubernetes.executor.podTemplateFile"
 SPARK_DRIVER_OWN_PVC = "spark.kubernetes.driver.ownPersistentVolumeClaim"
 #: CPU the driver pod requests; Spark's key, honoured for the pod the platform creates.
 SPARK_DRIVER_REQUEST_CORES = "spark.kubernetes.driver.request.cores"
+#: CPU each executor pod requests (Spark's default: spark.executor.cores).
+SPARK_EXECUTOR_REQUEST_CORES = "spark.kubernetes.executor.request.cores"
 SPARK_DRIVER_CORES = "spark.driver.cores"
 #: Spark deletes executor pods as they end; the platform keeps them, so a failed executor's
 #: exit reason and log can be read. They go when the driver, their owner, is deleted.

@@ -21,7 +21,7 @@ from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from sparkplane.exceptions import KubernetesPermissionDenied, PodAlreadyExists, PodChanged, PodRejected
+from sparkplane.exceptions import KubernetesPermissionDenied, PodAlreadyExists, PodChanged, PodRejected, QuotaExceeded
 from sparkplane.kubernetes.api_errors import (
     CONNECT_TIMEOUT_SECONDS,
     HTTP_BAD_REQUEST,
@@ -203,13 +203,27 @@ class SparkKubernetesHook:
         return bool(result.status.allowed)
 
 
+#: Fixes for an admission refusal (a 403 that is not RBAC's), by what the API server's message names.
+_ADMISSION_FIXES = {
+    "violates PodSecurity": "remove what the message names from the task's pod_template (the spark namespace "
+    "enforces Pod Security 'restricted': no hostPath volumes, privileged containers or root).",
+    "ValidatingAdmissionPolicy": "the namespace's admission policies (spark-bootstrap/30-admission-policies.yaml) "
+    "refused the pod for the reason above; the platform team keeps their parameters in ConfigMap "
+    "sparkplane-system/sparkplane-admission.",
+}
+
+
 def _translate(error: ApiException, *, action: str) -> Exception:
-    if error.status == HTTP_FORBIDDEN and "violates PodSecurity" in _api_message(error):
-        # Admission, not RBAC: the pod as built (with the task's pod_template) breaks the namespace's policy.
-        return PodRejected(_api_message(error))
-    if error.status == HTTP_FORBIDDEN:
-        return KubernetesPermissionDenied(action=action, detail=_api_message(error))
-    return error
+    """Return the platform's exception for an API error: admission and quota refusals are not RBAC's."""
+    if error.status != HTTP_FORBIDDEN:
+        return error
+    message = _api_message(error)
+    fix = next((fix for marker, fix in _ADMISSION_FIXES.items() if marker in message), None)
+    if fix is not None:
+        return PodRejected(message, fix=fix)
+    if "exceeded quota" in message:
+        return QuotaExceeded(message)
+    return KubernetesPermissionDenied(action=action, detail=message)
 
 
 def _api_message(error: ApiException) -> str:

@@ -37,8 +37,6 @@ if TYPE_CHECKING:
 
     from sparkplane.job_spec import SparkJobSpec
 
-#: The executors' CPU request when set, else ``spark.executor.cores`` (Spark's own rule).
-SPARK_EXECUTOR_REQUEST_CORES = "spark.kubernetes.executor.request.cores"
 #: Quota scopes every driver and executor pod falls under: each requests resources
 #: (NotBestEffort) and has no activeDeadlineSeconds (NotTerminating). A quota with another scope
 #: (BestEffort, Terminating, PriorityClass) may not count the job's pods and is not checked.
@@ -198,7 +196,7 @@ def job_resources(spec: SparkJobSpec) -> JobResources:
         driver_cpu=_quantity(driver_cpu_request(spec.conf)),
         driver_memory_mib=memory_request_mib(spec.driver_memory),
         executors=int(executor[c.SPARK_EXECUTOR_INSTANCES]),
-        executor_cpu=_quantity(executor.get(SPARK_EXECUTOR_REQUEST_CORES) or executor[c.SPARK_EXECUTOR_CORES]),
+        executor_cpu=_quantity(executor.get(c.SPARK_EXECUTOR_REQUEST_CORES) or executor[c.SPARK_EXECUTOR_CORES]),
         executor_memory_mib=memory_request_mib(executor[c.SPARK_EXECUTOR_MEMORY]),
     )
 
@@ -260,7 +258,7 @@ def quota_failure(shortfalls: Sequence[QuotaShortfall], *, namespace: str) -> Pr
     )
     smaller = (
         "ask for fewer executors (executor_instances) or smaller pods (executor_memory, driver_memory, "
-        f"executor_cores or {SPARK_EXECUTOR_REQUEST_CORES})"
+        f"executor_cores or {c.SPARK_EXECUTOR_REQUEST_CORES})"
     )
     if any(s.never_fits for s in shortfalls):
         fix = (

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 from harness.pod_models import pod
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.kubernetes.driver_pod import KubernetesTarget, build_driver_pod
 from sparkplane.kubernetes.identity import EXECUTOR_TEMPLATE_ANNOTATION, TaskTry
-from sparkplane.kubernetes.spark_auth import auth_secret_manifest, auth_secret_name
+from sparkplane.kubernetes.spark_auth import AUTH_SECRET_SUFFIX, auth_secret_manifest, auth_secret_name
 from sparkplane.kubernetes.task_policy import reserved_conf_problems
 
 TRY = TaskTry("report", "load", "manual__2026-11-30T00:00:00+00:00", try_number=1)
@@ -50,3 +51,10 @@ def test_a_task_cannot_turn_authentication_off_or_point_it_elsewhere():
         (problem,) = reserved_conf_problems({key: "x"})
         assert "a secret the platform makes for each driver" in problem
 
+
+
+def test_the_admission_policy_allows_exactly_the_secret_name_the_platform_gives_a_driver():
+    policies = (Path(__file__).resolve().parents[3] / "spark-bootstrap" / "30-admission-policies.yaml").read_text()
+    assert f"object.metadata.name + '{AUTH_SECRET_SUFFIX}'" in policies  # the driver's own secret
+    assert f"o.name + '{AUTH_SECRET_SUFFIX}'" in policies  # its executors' (their owner's)
+    assert auth_secret_name("d-1-driver") == f"d-1-driver{AUTH_SECRET_SUFFIX}"
