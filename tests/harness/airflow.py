@@ -168,10 +168,13 @@ class AirflowServices:
         with sqlite3.connect(self.home / "airflow.db", timeout=30) as db:
             return db.execute(sql, params).fetchall()
 
-    def trigger(self, dag_id: str, conf: dict | None = None) -> str:
-        """Start a run of ``dag_id`` once the DAG processor has parsed it; return the run id."""
+    def wait_until_parsed(self, dag_id: str) -> None:
         wait_for(lambda: self.query("SELECT 1 FROM dag WHERE dag_id = ?", dag_id), bool, timeout_seconds=180,
                  interval_seconds=1, what=f"the DAG processor to parse {dag_id}", on_timeout=self.component_logs)
+
+    def trigger(self, dag_id: str, conf: dict | None = None) -> str:
+        """Start a run of ``dag_id`` once the DAG processor has parsed it; return the run id."""
+        self.wait_until_parsed(dag_id)
         run_id = f"manual__test_{time.time_ns()}"
         self.airflow("dags", "trigger", dag_id, "--run-id", run_id, "--conf", json.dumps(conf or {}))
         return run_id

@@ -71,11 +71,10 @@ class FaultOutcome:
 class _Driver:
     """The simulated driver of one run: writes its lines, ends every driver once they are all written."""
 
-    def __init__(self, core: client.CoreV1Api, log_file: Path, dag_id: str, run_id: str) -> None:
+    def __init__(self, core: client.CoreV1Api, log_file: Path, dag_id: str, first_line_passed_on: Callable[[], bool]) -> None:
         self.core, self.log_file = core, log_file
         self.selector = f"sparkplane.dev/dag-id={dag_id},spark-role=driver"
-        self.run_id = run_id
-        self.written = 0
+        self.first_line_passed_on = first_line_passed_on
         self.finishing = True
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -95,7 +94,9 @@ class _Driver:
             if self._stop.is_set():
                 return
             append_log_line(self.log_file, f"fault line {number} of {LINES}")
-            self.written = number
+            if number == 1:  # then at a steady pace: no backlog for the follower to catch up on
+                while not self._stop.is_set() and not self.first_line_passed_on():
+                    self._stop.wait(0.25)
             self._stop.wait(LINE_INTERVAL_SECONDS)
         while not self._stop.wait(1):
             if not self.finishing:
@@ -200,7 +201,7 @@ def run_fault(airflow: AirflowServices, cluster: LocalCluster, fault: Fault) -> 
     selector = f"app.kubernetes.io/managed-by=sparkplane,sparkplane.dev/dag-id={dag_id},spark-role=driver"
     with PodWatch(core, SPARK_NAMESPACE, selector) as created:
         run_id = airflow.trigger(dag_id)
-        with _Driver(core, log_file, dag_id, run_id) as driver:
+        with _Driver(core, log_file, dag_id, lambda: 1 in numbered_lines(airflow.task_log(dag_id, run_id, TASK_ID, 1))) as driver:
             context = FaultContext(airflow, cluster, core, dag_id, run_id, driver)
             wait_for(lambda: FAULT_AFTER_LINE in numbered_lines(context.log(1)), bool, timeout_seconds=RUN_TIMEOUT_SECONDS,
                      interval_seconds=0.5, what=f"line {FAULT_AFTER_LINE} in the task log of {dag_id}",
@@ -309,8 +310,10 @@ def _first_driver_gone(context: FaultContext) -> bool:
     return not [pod for pod in context.driver.drivers() if pod.metadata.labels[TRY_NUMBER_LABEL] == "1"]
 
 
-#: A hard-killed triggerer repeats what came after the last checkpoint (at most one checkpoint
-#: interval of lines, 1 s in the fault DAGs) and the lines of the checkpoint's own second.
+#: A hard-killed triggerer repeats what it passed on after the last checkpoint (at most one
+#: checkpoint interval of lines, 1 s in the fault DAGs) and the lines of the checkpoint's own
+#: second. A follower catching up on a backlog passes many lines in one interval: the driver
+#: writes at a steady pace once its first line is in the task log, so the bound is in lines.
 _AFTER_A_HARD_KILL = int(2 / LINE_INTERVAL_SECONDS)
 
 FAULTS = {

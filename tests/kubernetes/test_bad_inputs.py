@@ -53,7 +53,7 @@ def test_a_bad_input_fails_on_its_first_try_before_any_pod_with_what_to_fix(loca
 
 
 def test_a_run_conf_that_breaks_the_dags_params_is_refused_before_any_run(airflow):
-    airflow.trigger("bad_input_invalid_param", {"lines": 3})  # waits until the DAG is parsed; a valid run
+    airflow.wait_until_parsed("bad_input_invalid_param")
     with pytest.raises(urllib.error.HTTPError) as refused:
         airflow.rest("POST", "/dags/bad_input_invalid_param/dagRuns", {"logical_date": None, "conf": {"lines": "many"}})
     body = json.loads(refused.value.read())
