@@ -25,8 +25,8 @@ from collections import Counter
 from pathlib import Path
 
 from harness.cluster import LocalCluster, cluster_answers
-from harness.faults import FAULTS, FaultOutcome, run_fault
-from harness.platform import airflow_identity_connection, apply_bootstrap, build_spark_image, platform_airflow
+from harness.faults import FAULTS, FaultOutcome, fault_airflow, run_fault
+from harness.platform import apply_bootstrap, build_spark_image
 from localcluster.settings import load_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -68,12 +68,11 @@ def main() -> int:
         image = build_spark_image(cluster.registry)["pinned"]
         apply_bootstrap(cluster)
         rows = []
-        with platform_airflow(home, "operator_faults.py", connection=airflow_identity_connection(cluster),
-                              image=image) as services:  # fmt: skip
+        with fault_airflow(home, cluster, image=image) as (services, proxy):
             for name in names:
                 outcomes = []
                 for number in range(1, runs + 1):
-                    outcome = run_fault(services, cluster, FAULTS[name])
+                    outcome = run_fault(services, cluster, FAULTS[name], proxy=proxy)
                     problems = FAULTS[name].expected.problems(outcome)
                     failed += bool(problems)
                     print(f"{name} run {number}/{runs}: {'as expected' if not problems else problems} "

@@ -25,6 +25,8 @@ _PYTHON_EXCEPTION = re.compile(
     r"^(?P<type>(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Warning))"
     r"(?::\s*(?P<message>.*))?$"
 )
+#: Python's words when the file it was asked to run does not exist.
+_MISSING_FILE = re.compile(r"can't open file '(?P<path>[^']+)': \[Errno 2\] No such file or directory")
 _MISSING_MODULE = re.compile(r"No module named '(?P<module>[\w.]+)'")
 #: PySpark's own words when a Python worker's minor version differs from the driver's.
 _PYTHON_VERSION_MISMATCH = re.compile(
@@ -35,10 +37,15 @@ _SPARK_ERROR_CLASS = re.compile(r"\[(?P<error_class>[A-Z_]+(?:\.[A-Z_]+)*)\]")
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """Why a job failed (``cause``) and what to do about it (``fix``), one line each."""
+    """Why a job failed (``cause``) and what to do about it (``fix``), one line each.
+
+    :param retry_cannot_help: the job fails the same way however often it runs (its arguments,
+        its file): the task fails without using its retries.
+    """
 
     cause: str
     fix: str
+    retry_cannot_help: bool = False
 
 
 def explain_failure(exit_code: int, log_tail: Sequence[str], *, application: str) -> Diagnosis:
@@ -63,8 +70,22 @@ def _usage_error(exit_code: int, lines: list[str], application: str) -> Diagnosi
             return Diagnosis(
                 cause=f"{application} rejected its arguments: {match['message']}",
                 fix="Correct the task's application_args (the job's usage line is in the log above).",
+                retry_cannot_help=True,
             )
     return None
+
+
+def _missing_application(exit_code: int, lines: list[str], application: str) -> Diagnosis | None:
+    match = next((m for line in reversed(lines) if (m := _MISSING_FILE.search(line))), None)
+    if match is None or not match["path"].endswith(application.rsplit("/", 1)[-1]):
+        return None
+    return Diagnosis(
+        cause=f"The job file {match['path']} does not exist where the driver looked for it: the image holds jobs/ "
+        "as it was when image/build ran.",
+        fix="Check the operator's application against the files in jobs/; a new job file needs a new image "
+        "(image/build, then SPARKPLANE_SPARK_IMAGE or the operator's image set to what it printed).",
+        retry_cannot_help=True,
+    )
 
 
 def _killed(exit_code: int, lines: list[str], application: str) -> Diagnosis | None:
@@ -148,6 +169,7 @@ def _last_exception(lines: list[str]) -> tuple[str, str] | None:
 
 
 _RULES: tuple[Callable[[int, list[str], str], Diagnosis | None], ...] = (
+    _missing_application,
     _usage_error,
     _terminated,
     _killed,

@@ -24,8 +24,31 @@ class SparkJobFailed(AirflowException):
         self.fix = fix
 
 
+class SparkJobInvalid(AirflowFailException):
+    """The Spark job ran and failed in a way every retry would repeat (its arguments, its file)."""
+
+    def __init__(self, cause: str, fix: str) -> None:
+        super().__init__(f"{cause}\nFix: {fix}")
+        self.cause = cause
+        self.fix = fix
+
+
+def job_failure(cause: str, fix: str, *, retry_cannot_help: bool) -> SparkJobFailed | SparkJobInvalid:
+    """Return the error a failed job ends its task with: retried, unless a retry cannot help."""
+    return SparkJobInvalid(cause, fix) if retry_cannot_help else SparkJobFailed(cause, fix)
+
+
 class PreflightFailed(AirflowFailException):
     """A check before submission shows the job cannot work as configured; retrying cannot help."""
+
+    def __init__(self, cause: str, fix: str) -> None:
+        super().__init__(f"{cause}\nFix: {fix}")
+        self.cause = cause
+        self.fix = fix
+
+
+class RbacCheckFailed(AirflowFailException):
+    """The RBAC check found something a namespace's Spark jobs need missing; fix RBAC, retrying cannot help."""
 
     def __init__(self, cause: str, fix: str) -> None:
         super().__init__(f"{cause}\nFix: {fix}")
@@ -93,3 +116,27 @@ class PodAlreadyExists(AirflowException):
         super().__init__(f"pod {namespace}/{name} already exists")
         self.name = name
         self.namespace = namespace
+
+
+class KubernetesApiUnreachable(AirflowException):
+    """The Kubernetes API did not answer (refused, reset, timed out); the task's retry tries again."""
+
+    def __init__(self, *, server: str, call: str, detail: str) -> None:
+        super().__init__(
+            f"The Kubernetes API at {server} did not answer the platform's '{call}' call: {detail}\n"
+            "Fix: the task's retry tries again (a driver this try started is followed, not started twice); "
+            "if the API stays unreachable, check the cluster's control plane and the server address of "
+            "the task's kubernetes connection."
+        )
+        self.server = server
+        self.call = call
+
+
+class PrepullIncomplete(AirflowException):
+    """The image reached fewer eligible nodes than required; a retry pulls again where it is missing."""
+
+    def __init__(self, cause: str, fix: str, *, nodes: list[str]) -> None:
+        super().__init__(f"{cause}\nFix: {fix}")
+        self.cause = cause
+        self.fix = fix
+        self.nodes = nodes

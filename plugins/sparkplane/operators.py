@@ -161,10 +161,10 @@ class SparkJobOperator(BaseOperator):
     def launcher(self) -> DriverLauncher:
         # Imported here: the Kubernetes clients take seconds to import, and every DAG file that
         # uses this operator (and every task of it, local mode included) would pay that at parse.
-        from sparkplane.kubernetes.hook import SparkKubernetesHook
         from sparkplane.kubernetes.launcher import DriverLauncher
+        from sparkplane.rbac.hook import RbacHook
 
-        return DriverLauncher(SparkKubernetesHook(self.kubernetes_conn_id), namespace=self.namespace, log=self.log)
+        return DriverLauncher(RbacHook(self.kubernetes_conn_id), namespace=self.namespace, log=self.log)
 
     def _submit_to_kubernetes(self, spec: SparkJobSpec, context: Context) -> dict[str, Any]:
         from sparkplane.kubernetes.trigger import SparkDriverTrigger, run_until_first_event

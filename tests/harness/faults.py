@@ -11,13 +11,14 @@ several runs. One fault at a time: all simulated containers share one log file.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,14 +26,24 @@ from pathlib import Path
 import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from sparkplane.kubernetes.identity import DRIVER_CONTAINER_NAME, SPARK_NAMESPACE, TRY_NUMBER_LABEL
+from sparkplane.kubernetes.identity import (
+    AIRFLOW_NAMESPACE,
+    AIRFLOW_SERVICE_ACCOUNT,
+    DRIVER_CONTAINER_NAME,
+    SPARK_NAMESPACE,
+    TRY_NUMBER_LABEL,
+)
+from sparkplane.log_lines import MAX_LINE_BYTES
 
 from harness.airflow import AirflowServices
-from harness.cluster import LocalCluster, restart_apiserver
-from harness.platform import delete_job_pods
+from harness.cluster import LocalCluster, create_namespace, restart_apiserver
+from harness.platform import delete_job_pods, platform_airflow
 from harness.pods import PodWatch
 from harness.simulated import append_log_line, mark_finished
+from harness.simulated_nodes import make_not_ready, make_ready
+from harness.tcp_proxy import TcpProxy, write_kubeconfig_through
 from harness.waits import WaitTimeout, wait_for
+from harness.watch_cache import push_out_of_the_watch_cache
 
 TASK_ID = "run"
 LINES = 40
@@ -76,6 +87,10 @@ class _Driver:
         self.selector = f"sparkplane.dev/dag-id={dag_id},spark-role=driver"
         self.first_line_passed_on = first_line_passed_on
         self.finishing = True
+        #: Set: the driver writes its lines; cleared: it holds the next one back (a quiet driver).
+        self.writing = threading.Event()
+        self.writing.set()
+        self._log_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -91,9 +106,11 @@ class _Driver:
         while not self._stop.is_set() and not any(p.status.phase == "Running" for p in self.drivers()):
             self._stop.wait(0.5)
         for number in range(1, LINES + 1):
+            while not self._stop.is_set() and not self.writing.wait(0.25):
+                pass
             if self._stop.is_set():
                 return
-            append_log_line(self.log_file, f"fault line {number} of {LINES}")
+            self.prints(f"fault line {number} of {LINES}")
             if number == 1:  # then at a steady pace: no backlog for the follower to catch up on
                 while not self._stop.is_set() and not self.first_line_passed_on():
                     self._stop.wait(0.25)
@@ -107,6 +124,11 @@ class _Driver:
                         mark_finished(self.core, SPARK_NAMESPACE, pod.metadata.name, container=DRIVER_CONTAINER_NAME,
                                       phase="Succeeded", exit_code=0, reason="Completed",
                                       image=pod.spec.containers[0].image)  # fmt: skip
+
+    def prints(self, text: str) -> None:
+        """Write one line of the driver's log (whole, even when a fault writes one meanwhile)."""
+        with self._log_lock:
+            append_log_line(self.log_file, text)
 
     def __enter__(self) -> _Driver:
         self._thread.start()
@@ -139,6 +161,7 @@ class Expected:
     drivers_per_try: dict[int, int]
     lines_checked: bool = True
     repeated_at_most: int = 0
+    log_holds: str = ""
 
     def problems(self, outcome: FaultOutcome) -> list[str]:
         """Return how ``outcome`` differs from what was expected (nothing when it is as expected)."""
@@ -152,6 +175,8 @@ class Expected:
             problems.append(f"{outcome.lines_missing} lines missing from the final try's log")
         if self.lines_checked and outcome.lines_repeated > self.repeated_at_most:
             problems.append(f"{outcome.lines_repeated} lines repeated, at most {self.repeated_at_most} expected")
+        if self.log_holds and self.log_holds not in outcome.final_log:
+            problems.append(f"the final try's log lacks {self.log_holds!r}")
         if outcome.leftovers:
             problems.append(f"left behind {LEFTOVER_SECONDS}s after the run: {outcome.leftovers}")
         return problems
@@ -164,6 +189,8 @@ class Fault:
     :param interrupt: does the fault (gets the run's context).
     :param detected: true once the platform has acted on the fault (polled after it).
     :param quick: whether ``make test`` runs it (the others run in ``make faults`` only).
+    :param restore: undoes the fault once it is detected (and whatever happens, at the end).
+    :param extra_seconds: how much longer than ``RUN_TIMEOUT_SECONDS`` its run may take.
     """
 
     name: str
@@ -171,6 +198,8 @@ class Fault:
     detected: Callable[[FaultContext], bool]
     expected: Expected
     quick: bool = True
+    restore: Callable[[FaultContext], None] | None = None
+    extra_seconds: float = 0
 
 
 @dataclass
@@ -181,7 +210,9 @@ class FaultContext:
     dag_id: str
     run_id: str
     driver: _Driver
+    proxy: TcpProxy
     lines_before: int = 0
+    lost_node: str = ""
     faulted_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def task_instance(self) -> dict:
@@ -190,8 +221,31 @@ class FaultContext:
     def log(self, try_number: int) -> str:
         return self.airflow.task_log(self.dag_id, self.run_id, TASK_ID, try_number)
 
+    def driver_pod(self) -> client.V1Pod:
+        drivers = self.driver.drivers()
+        assert len(drivers) == 1, f"expected one driver of {self.dag_id}, found {[p.metadata.name for p in drivers]}"
+        return drivers[0]
 
-def run_fault(airflow: AirflowServices, cluster: LocalCluster, fault: Fault) -> FaultOutcome:
+    def later(self, seconds: float, action: Callable[[], None]) -> None:
+        """Do ``action`` in ``seconds`` without holding up the run (``run_fault`` restores the proxy anyway)."""
+        timer = threading.Timer(seconds, action)
+        timer.daemon = True
+        timer.start()
+
+
+@contextlib.contextmanager
+def fault_airflow(home: Path, cluster: LocalCluster, *, image: str) -> Iterator[tuple[AirflowServices, TcpProxy]]:
+    """Run the fault DAGs' Airflow for the block; it reaches the API server, as the platform's
+    identity, through a proxy the faults may break. Yield the services and the proxy."""
+    identity = cluster.serviceaccount_kubeconfig(AIRFLOW_NAMESPACE, AIRFLOW_SERVICE_ACCOUNT)
+    with TcpProxy("127.0.0.1", cluster.settings.apiserver_port) as proxy:
+        kubeconfig = write_kubeconfig_through(proxy, identity, home / "through-proxy.kubeconfig")
+        connection = json.dumps({"conn_type": "kubernetes", "extra": {"kube_config_path": str(kubeconfig)}})
+        with platform_airflow(home, "operator_faults.py", connection=connection, image=image) as services:
+            yield services, proxy
+
+
+def run_fault(airflow: AirflowServices, cluster: LocalCluster, fault: Fault, *, proxy: TcpProxy) -> FaultOutcome:
     """Run ``fault_<fault.name>`` once with the fault done mid-log; return what came of it."""
     dag_id = f"fault_{fault.name}"
     core = client.CoreV1Api(cluster.api_client())
@@ -199,18 +253,24 @@ def run_fault(airflow: AirflowServices, cluster: LocalCluster, fault: Fault) -> 
     log_file = cluster.settings.simulated_container_log
     log_file.write_text("")  # every simulated container shows this file: start it empty
     selector = f"app.kubernetes.io/managed-by=sparkplane,sparkplane.dev/dag-id={dag_id},spark-role=driver"
+    timeout_seconds = RUN_TIMEOUT_SECONDS + fault.extra_seconds
     with PodWatch(core, SPARK_NAMESPACE, selector) as created:
         run_id = airflow.trigger(dag_id)
         with _Driver(core, log_file, dag_id, lambda: 1 in numbered_lines(airflow.task_log(dag_id, run_id, TASK_ID, 1))) as driver:
-            context = FaultContext(airflow, cluster, core, dag_id, run_id, driver)
-            wait_for(lambda: FAULT_AFTER_LINE in numbered_lines(context.log(1)), bool, timeout_seconds=RUN_TIMEOUT_SECONDS,
-                     interval_seconds=0.5, what=f"line {FAULT_AFTER_LINE} in the task log of {dag_id}",
-                     on_timeout=airflow.component_logs)  # fmt: skip
-            context.lines_before = len(numbered_lines(context.log(1)))
-            context.faulted_at, faulted = datetime.now(timezone.utc), time.monotonic()
-            fault.interrupt(context)
-            detect_seconds = _seconds_until(lambda: fault.detected(context), since=faulted)
-            state = airflow.wait_for_run(dag_id, run_id, timeout_seconds=RUN_TIMEOUT_SECONDS)
+            context = FaultContext(airflow, cluster, core, dag_id, run_id, driver, proxy)
+            try:
+                wait_for(lambda: FAULT_AFTER_LINE in numbered_lines(context.log(1)), bool, timeout_seconds=RUN_TIMEOUT_SECONDS,
+                         interval_seconds=0.5, what=f"line {FAULT_AFTER_LINE} in the task log of {dag_id}",
+                         on_timeout=airflow.component_logs)  # fmt: skip
+                context.lines_before = len(numbered_lines(context.log(1)))
+                context.faulted_at, faulted = datetime.now(timezone.utc), time.monotonic()
+                fault.interrupt(context)
+                detect_seconds = _seconds_until(lambda: fault.detected(context), since=faulted,
+                                                timeout_seconds=timeout_seconds)  # fmt: skip
+                _undo(fault, context)
+                state = airflow.wait_for_run(dag_id, run_id, timeout_seconds=timeout_seconds)
+            finally:
+                _undo(fault, context)
     tries = context.task_instance().get("try_number") or 1
     final_log = context.log(tries)
     counts = Counter(numbered_lines(final_log))
@@ -221,6 +281,14 @@ def run_fault(airflow: AirflowServices, cluster: LocalCluster, fault: Fault) -> 
         lines_repeated=sum(count - 1 for count in counts.values() if count > 1),
         leftovers=_leftovers(core, dag_id), detect_seconds=detect_seconds, final_log=final_log,
     )  # fmt: skip
+
+
+def _undo(fault: Fault, context: FaultContext) -> None:
+    """Put the proxy, the driver's writing and what the fault changed back (idempotent)."""
+    context.proxy.resume()
+    context.driver.writing.set()
+    if fault.restore is not None:
+        fault.restore(context)
 
 
 def _seconds_until(done: Callable[[], bool], *, since: float, timeout_seconds: float = RUN_TIMEOUT_SECONDS) -> float | None:
@@ -262,6 +330,88 @@ def _restart_api_server(context: FaultContext) -> None:
 
 def _api_server_down_past_the_give_up(context: FaultContext) -> None:
     restart_apiserver(context.cluster, down_seconds=20)  # the fault DAGs give up after 10 s
+
+
+#: How long the proxy keeps the API from the platform in ``api_unreachable``: past the fault
+#: DAG's 10 s give-up, shorter than its retry delay.
+UNREACHABLE_SECONDS = 20
+#: ``api_unreachable_6min``: production's give-up is 5 minutes.
+LONG_UNREACHABLE_SECONDS = 360
+#: How long every connection stays silent in ``half_open`` before they are reset.
+SILENT_SECONDS = 15
+LONG_LINE_BYTES = 5 * 1024 * 1024
+
+
+def _cut_off_for(seconds: float) -> Callable[[FaultContext], None]:
+    def cut_off(context: FaultContext) -> None:
+        context.proxy.cut_off()  # open connections reset, new ones never answered
+        context.later(seconds, context.proxy.resume)
+
+    return cut_off
+
+
+def _go_silent(context: FaultContext) -> None:
+    """Every connection stays open and nothing comes back; later they die, as half-open ones do."""
+    context.proxy.pause()
+
+    def end() -> None:
+        context.proxy.cut()  # the silent connections never come back: only reconnects do
+        context.proxy.resume()
+
+    context.later(SILENT_SECONDS, end)
+
+
+def _silence_noticed(context: FaultContext) -> bool:
+    """The follower took a silent watch or log stream for dead (a read timeout), not waited on for ever."""
+    return any(("dropped (" in line and "Timeout" in line) or "No driver output for" in line
+               for line in context.log(1).splitlines())  # fmt: skip
+
+
+def _cut_connections(context: FaultContext) -> None:
+    assert context.proxy.cut() > 0, "no connection to cut: the platform does not go through the proxy"
+
+
+def _print_a_long_line(context: FaultContext) -> None:
+    context.driver.prints("x" * LONG_LINE_BYTES)
+
+
+def _long_line_passed_on(context: FaultContext) -> bool:
+    return "[line cut: " in context.log(1)
+
+
+def _not_ready_node(context: FaultContext) -> str:
+    return context.driver_pod().spec.node_name
+
+
+def _make_the_drivers_node_not_ready(context: FaultContext) -> None:
+    node = _not_ready_node(context)
+    context.lost_node = node
+    make_not_ready(context.core, node)
+
+
+def _bring_the_node_back(context: FaultContext) -> None:
+    if context.lost_node:
+        make_ready(context.core, context.lost_node)
+        context.lost_node = ""
+
+
+def _expire_the_drivers_watch(context: FaultContext) -> None:
+    """Keep the driver quiet (no change to its pod) until the API server forgets the version its follower watches from."""
+    context.driver.writing.clear()
+    time.sleep(2)  # the last checkpoint's PATCH lands
+    changed_at = time.monotonic()
+    scratch = f"faults-watch-cache-{int(time.time())}"
+    create_namespace(context.core, scratch)
+    try:
+        push_out_of_the_watch_cache(context.core, lambda: context.driver_pod().metadata.resource_version, scratch,
+                                    changed_at=changed_at)  # fmt: skip
+    finally:
+        context.core.delete_namespace(scratch)
+        context.driver.writing.set()
+
+
+def _watch_relisted(context: FaultContext) -> bool:
+    return "expired (410 Gone); listing the pod again" in context.log(1)
 
 
 def _outlive_the_timeout(context: FaultContext) -> None:
@@ -332,6 +482,28 @@ FAULTS = {
         Fault("worker_sigkill", _kill_worker, _retried, Expected("success", 2, {1: 1})),
         # The follower reports the deletion; the retry starts a driver of its own.
         Fault("driver_deleted", _delete_driver, _retried, Expected("success", 2, {1: 1, 2: 1})),
+        # Proxy faults: the platform's connections to the API server break as networks break them.
+        # make test runs their quick versions on the follower alone (test_api_faults.py,
+        # test_driver_follower.py, test_follower_faults.py); make faults runs them under Airflow.
+        # Gone from the network past the give-up: the driver is kept and the retry follows it.
+        Fault("api_unreachable", _cut_off_for(UNREACHABLE_SECONDS), _retried, Expected("success", 2, {1: 1}),
+              quick=False),
+        Fault("api_unreachable_6min", _cut_off_for(LONG_UNREACHABLE_SECONDS), _retried, Expected("success", 2, {1: 1}),
+              quick=False, extra_seconds=LONG_UNREACHABLE_SECONDS),
+        # Silent without closing (half-open): read timeouts notice, reconnects resume after the last line.
+        Fault("half_open", _go_silent, _silence_noticed, Expected("success", 1, {1: 1}), quick=False),
+        # Every connection reset once: the watch and the log stream reconnect.
+        Fault("log_stream_cut", _cut_connections, _log_goes_on, Expected("success", 1, {1: 1}), quick=False),
+        # The watch's version forgotten by the API server (410 Gone): the pod is listed afresh.
+        Fault("watch_410", _expire_the_drivers_watch, _watch_relisted, Expected("success", 1, {1: 1}), quick=False,
+              extra_seconds=300),
+        # A 5 MiB line: passed on cut, with a marker; the lines after it follow.
+        Fault("long_line", _print_a_long_line, _long_line_passed_on,
+              Expected("success", 1, {1: 1}, log_holds=f" bytes, the first {MAX_LINE_BYTES} shown]"), quick=False),
+        # The driver's node goes NotReady: the driver, evicted and never confirmed gone, is taken
+        # for lost; the retry starts a driver on another node. The node comes back afterwards.
+        Fault("node_not_ready", _make_the_drivers_node_not_ready, _retried, Expected("success", 2, {1: 1, 2: 1}),
+              restore=_bring_the_node_back),
         # The trigger's on_kill deletes the driver; no retry.
         Fault("user_marks_failed", _mark_failed, _first_driver_gone, Expected("failed", 1, {1: 1}, lines_checked=False)),
         # The first driver is deleted; the cleared task runs again with a driver of its own.

@@ -25,11 +25,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 from harness.log_capture import CapturedLines
 from harness.simulated import SIMULATED_IMAGE, append_log_line, mark_finished, on_simulated_node, simulated_node
 from harness.tcp_proxy import TcpProxy, write_kubeconfig_through
 from kubernetes import client
 
+from sparkplane.exceptions import KubernetesApiUnreachable
 from sparkplane.kubernetes.api_errors import use_tcp_keepalive
 from sparkplane.kubernetes.follower import DriverFollower
 from sparkplane.kubernetes.follower_timing import FollowerTiming
@@ -239,7 +241,7 @@ def test_a_stage_timeout_ends_the_follow_while_the_api_is_silent(core, pods, pro
     assert event["message"] == "driver pod not scheduled within 6s (scheduling timeout)"
 
 
-def test_a_hook_call_to_a_silent_api_server_ends_with_a_timeout(
+def test_a_hook_call_to_a_silent_api_server_ends_with_a_timeout_the_retry_may_cure(
     local_cluster, airflow_connection, proxy, kubeconfig_through_proxy, monkeypatch
 ):
     import urllib3
@@ -263,8 +265,12 @@ def test_a_hook_call_to_a_silent_api_server_ends_with_a_timeout(
     assert not caller.is_alive(), "the hook still waits for the silent API server after 120s"
     assert outcome, "the hook answered although the API server was silent"
     error = outcome[0]
-    reason = error.reason if isinstance(error, urllib3.exceptions.MaxRetryError) else error
-    assert isinstance(reason, urllib3.exceptions.TimeoutError), repr(error)
+    # Not AirflowFailException: Airflow retries the task.
+    assert isinstance(error, KubernetesApiUnreachable) and not isinstance(error, AirflowFailException), repr(error)
+    assert f"The Kubernetes API at {proxy.url} did not answer the platform's 'read pod' call" in str(error)
+    assert "Fix: the task's retry tries again" in str(error)
+    reason = error.__cause__.reason if isinstance(error.__cause__, urllib3.exceptions.MaxRetryError) else error.__cause__
+    assert isinstance(reason, urllib3.exceptions.TimeoutError), repr(error.__cause__)
 
 
 def test_an_api_unreachable_for_less_than_the_limit_is_ridden_out_with_every_line_once(

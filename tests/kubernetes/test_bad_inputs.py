@@ -1,4 +1,4 @@
-"""Bad input fails on the first try, says what to fix, and creates no pod.
+"""Bad input fails on the first try, says what to fix, and creates no pod (a missing job file: no executor).
 
 Each DAG of tests/data/dags/operator_faults.py named ``bad_input_<case>`` has one bad input and
 one retry, as a production DAG would; real Airflow services run them against the cluster. The
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.cluster
 MESSAGES = {
     "reserved_conf_key": "conf['spark.kubernetes.namespace'] is set by the platform: set the operator's namespace argument",
     "missing_image": "sparkplane/no-such-image:1 does not exist: the registry answered 404",
-    "wrong_namespace": "cannot list resource \\\"pods\\\" in API group \\\"\\\" in the namespace \\\"no-such-namespace\\\"",
+    "wrong_namespace": "Namespace 'no-such-namespace' does not exist, so no job can run there",
     "over_quota": "The job does not fit the resource quota of namespace spark",
 }
 
@@ -50,6 +50,26 @@ def test_a_bad_input_fails_on_its_first_try_before_any_pod_with_what_to_fix(loca
     assert ti["try_number"] == 1, "a bad input was retried"
     assert MESSAGES[case] in log, log[-5000:]
     assert not job_pods(local_cluster, dag_id)
+
+
+def test_a_missing_job_file_fails_on_its_first_try_before_any_executor_with_what_to_fix(local_cluster, airflow):
+    dag_id = "bad_input_missing_job"
+    delete_job_pods(local_cluster, dag_id)
+    started = time.monotonic()
+    run_id = airflow.trigger(dag_id)
+    state = airflow.wait_for_run(dag_id, run_id, timeout_seconds=300)
+    ti = airflow.task_instance(dag_id, run_id, "run")
+    log = airflow.task_log(dag_id, run_id, "run", 1)
+    print(f"missing_job: {state} {time.monotonic() - started:.1f}s after the trigger, tries {ti['try_number']}")
+    try:
+        assert state == "failed", log[-5000:]
+        assert ti["try_number"] == 1, "a missing job file was retried"
+        assert "no_such_job.py does not exist where the driver looked for it" in log, log[-5000:]
+        assert "Fix: Check the operator's application against the files in jobs/" in log
+        roles = [pod.metadata.labels.get("spark-role") for pod in job_pods(local_cluster, dag_id)]
+        assert "executor" not in roles  # the failed driver itself is kept to inspect
+    finally:
+        delete_job_pods(local_cluster, dag_id)
 
 
 def test_a_run_conf_that_breaks_the_dags_params_is_refused_before_any_run(airflow):

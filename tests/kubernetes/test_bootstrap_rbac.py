@@ -24,6 +24,7 @@ pytestmark = pytest.mark.cluster
 SPARK_SA = (SPARK_NAMESPACE, DRIVER_SERVICE_ACCOUNT)
 EXECUTOR_SA = (SPARK_NAMESPACE, "spark-executor")
 AIRFLOW_SA = (AIRFLOW_NAMESPACE, AIRFLOW_SERVICE_ACCOUNT)
+RBAC = "rbac.authorization.k8s.io"
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +85,7 @@ def test_spark_sa_may_do_what_the_driver_needs_in_namespace_spark(bootstrapped, 
     ("verb", "resource", "namespace", "group"),
     [("get", "secrets", SPARK_NAMESPACE, ""), ("list", "secrets", SPARK_NAMESPACE, ""), ("list", "nodes", None, ""),
      ("get", "nodes", None, ""), ("create", "pods", "default", ""), ("create", "pods", AIRFLOW_NAMESPACE, ""),
-     ("create", "persistentvolumeclaims", SPARK_NAMESPACE, ""), ("create", "roles", SPARK_NAMESPACE, "rbac.authorization.k8s.io"),
+     ("create", "persistentvolumeclaims", SPARK_NAMESPACE, ""), ("create", "roles", SPARK_NAMESPACE, RBAC),
      ("create", "daemonsets", SPARK_NAMESPACE, "apps")],
 )
 def test_spark_sa_is_denied_secrets_nodes_and_other_namespaces(bootstrapped, verb, resource, namespace, group):
@@ -132,9 +133,13 @@ def test_executor_account_may_do_nothing_and_mounts_no_token(bootstrapped):
      ("create", "localsubjectaccessreviews", SPARK_NAMESPACE, "authorization.k8s.io", None),
      ("create", "secrets", SPARK_NAMESPACE, "", None),
      ("get", "resourcequotas", SPARK_NAMESPACE, "", None), ("list", "resourcequotas", SPARK_NAMESPACE, "", None),
-     ("create", "daemonsets", AIRFLOW_NAMESPACE, "apps", None), ("patch", "daemonsets", AIRFLOW_NAMESPACE, "apps", None),
-     ("delete", "daemonsets", AIRFLOW_NAMESPACE, "apps", None), ("list", "pods", AIRFLOW_NAMESPACE, "", None),
-     ("list", "nodes", None, "", None), ("watch", "nodes", None, "", None)],
+     ("list", "roles", SPARK_NAMESPACE, RBAC, None), ("get", "rolebindings", SPARK_NAMESPACE, RBAC, None),
+     ("get", "serviceaccounts", SPARK_NAMESPACE, "", None),
+     ("create", "pods", AIRFLOW_NAMESPACE, "", None), ("delete", "pods", AIRFLOW_NAMESPACE, "", None),
+     ("list", "pods", AIRFLOW_NAMESPACE, "", None), ("create", "configmaps", AIRFLOW_NAMESPACE, "", None),
+     ("delete", "configmaps", AIRFLOW_NAMESPACE, "", None), ("watch", "events", AIRFLOW_NAMESPACE, "", None),
+     ("list", "nodes", None, "", None), ("watch", "nodes", None, "", None), ("get", "namespaces", None, "", None),
+     ("list", "clusterroles", None, RBAC, None), ("list", "clusterrolebindings", None, RBAC, None)],
 )
 def test_airflow_identity_may_do_what_the_platform_does(bootstrapped, verb, resource, namespace, group, subresource):
     authz = client.AuthorizationV1Api(bootstrapped.api_client())
@@ -148,10 +153,14 @@ def test_airflow_identity_may_do_what_the_platform_does(bootstrapped, verb, reso
      ("list", "secrets", SPARK_NAMESPACE, "", None), ("watch", "secrets", SPARK_NAMESPACE, "", None),
      ("patch", "secrets", SPARK_NAMESPACE, "", None), ("create", "secrets", AIRFLOW_NAMESPACE, "", None),
      ("create", "token", SPARK_NAMESPACE, "", None), ("create", "serviceaccounts", SPARK_NAMESPACE, "", "token"),
-     ("create", "pods", AIRFLOW_NAMESPACE, "", None), ("create", "pods", "default", "", None),
+     ("patch", "pods", AIRFLOW_NAMESPACE, "", None), ("create", "pods", "default", "", None),
      ("create", "pods", SPARK_NAMESPACE, "", "exec"), ("create", "services", SPARK_NAMESPACE, "", None),
-     ("create", "daemonsets", SPARK_NAMESPACE, "apps", None), ("patch", "nodes", None, "", None),
-     ("delete", "nodes", None, "", None), ("create", "rolebindings", SPARK_NAMESPACE, "rbac.authorization.k8s.io", None),
+     ("create", "daemonsets", SPARK_NAMESPACE, "apps", None), ("create", "daemonsets", AIRFLOW_NAMESPACE, "apps", None),
+     ("patch", "configmaps", AIRFLOW_NAMESPACE, "", None), ("list", "configmaps", AIRFLOW_NAMESPACE, "", None),
+     ("patch", "nodes", None, "", None), ("delete", "nodes", None, "", None), ("list", "namespaces", None, "", None),
+     ("create", "rolebindings", SPARK_NAMESPACE, RBAC, None), ("escalate", "roles", SPARK_NAMESPACE, RBAC, None),
+     ("patch", "clusterroles", None, RBAC, None), ("list", "roles", AIRFLOW_NAMESPACE, RBAC, None),
+     ("get", "serviceaccounts", AIRFLOW_NAMESPACE, "", None),
      ("patch", "resourcequotas", SPARK_NAMESPACE, "", None), ("delete", "limitranges", SPARK_NAMESPACE, "", None)],
 )
 def test_airflow_identity_may_do_nothing_more(bootstrapped, verb, resource, namespace, group, subresource):

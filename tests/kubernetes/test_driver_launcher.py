@@ -26,9 +26,9 @@ from sparkplane.exceptions import ForeignDriverPod, SparkJobFailed
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.kubernetes.driver_pod import KubernetesTarget, build_driver_pod
 from sparkplane.kubernetes.driver_signature import signature_of
-from sparkplane.kubernetes.hook import SparkKubernetesHook
 from sparkplane.kubernetes.identity import SIGNATURE_ANNOTATION, SPARK_NAMESPACE, TaskTry
 from sparkplane.kubernetes.launcher import DriverLauncher
+from sparkplane.rbac.hook import RbacHook
 
 pytestmark = pytest.mark.cluster
 
@@ -45,7 +45,7 @@ def launcher(airflow_connection, monkeypatch) -> tuple[DriverLauncher, CapturedL
     handler = CapturedLines()
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-    hook = SparkKubernetesHook(CONN_ID)
+    hook = RbacHook(CONN_ID)
     return DriverLauncher(hook, namespace=SPARK_NAMESPACE, log=log, signing_key=SIGNING_KEY), handler
 
 

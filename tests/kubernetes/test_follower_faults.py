@@ -26,7 +26,8 @@ from pathlib import Path
 import pytest
 from harness.log_capture import CapturedLines
 from harness.simulated import SIMULATED_IMAGE, append_log_line, mark_finished, on_simulated_node, simulated_node
-from kubernetes import client, watch
+from harness.watch_cache import push_out_of_the_watch_cache
+from kubernetes import client
 
 from sparkplane.kubernetes.follower_timing import FollowerTiming
 from sparkplane.kubernetes.identity import DRIVER_CONTAINER_NAME, SPARK_NAMESPACE
@@ -46,9 +47,6 @@ FOLLOWER_RULES = [
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
 ]
-#: The API server drops a change from its watch cache only once it is older than this (and the
-#: cache is full); until then a full cache grows (apiserver's watch cache, eventFreshDuration).
-WATCH_CACHE_FRESH_SECONDS = 75
 
 
 class Driver:
@@ -308,46 +306,6 @@ def test_a_token_that_stays_refused_after_loading_it_again_ends_the_follow_with_
 # --- 410 Gone ------------------------------------------------------------------------------
 
 
-def _watch_from(core: client.CoreV1Api, namespace: str, resource_version: str) -> int | None:
-    """Start a watch of ``namespace``'s pods from ``resource_version``; return the error status, or None."""
-    try:
-        for _ in watch.Watch().stream(core.list_namespaced_pod, namespace, resource_version=resource_version,
-                                      timeout_seconds=1):  # fmt: skip
-            pass
-    except client.ApiException as error:
-        return error.status
-    return None
-
-
-def _push_out_of_the_watch_cache(core: client.CoreV1Api, resource_version: Callable[[], str], namespace: str,
-                                 *, changed_at: float, timeout_seconds: float = 300) -> int:  # fmt: skip
-    """Change a scratch pod in ``namespace`` until a watch from ``resource_version()`` is refused (410).
-
-    The API server serves watches from a cache of each resource's recent changes; a watch from a
-    version older than the oldest change it holds is refused with 410 Gone. The cache drops its
-    oldest change only once full and that change is older than ``WATCH_CACHE_FRESH_SECONDS`` (a
-    full cache of fresher changes grows), so this waits for that, counted from ``changed_at``, then
-    changes the scratch pod in bursts. Return how many changes it took (other tests' pods count too).
-    """
-    core.create_namespaced_pod(namespace, {"metadata": {"name": "scratch"}, "spec": {
-        "schedulerName": "sparkplane-test-no-such-scheduler",  # stays Pending, nowhere
-        "containers": [{"name": "c", "image": SIMULATED_IMAGE}]}})  # fmt: skip
-    deadline = time.monotonic() + timeout_seconds
-    changes = 0
-    while _watch_from(core, namespace, resource_version()) != 410:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the watch cache still holds resourceVersion {resource_version()} after "
-                                 f"{timeout_seconds:.0f}s and {changes} changes")  # fmt: skip
-        if time.monotonic() - changed_at < WATCH_CACHE_FRESH_SECONDS:
-            time.sleep(2)
-            continue
-        for _ in range(50):
-            core.patch_namespaced_pod("scratch", namespace, {"metadata": {"annotations": {"change": str(changes)}}})
-            changes += 1
-        time.sleep(0.5)
-    return changes
-
-
 def test_a_watch_refused_with_410_gone_is_resumed_from_a_fresh_list_without_losing_or_repeating_a_line(
     local_cluster, airflow_connection, namespace, core, drivers, connection, monkeypatch
 ):
@@ -365,7 +323,7 @@ def test_a_watch_refused_with_410_gone_is_resumed_from_a_fresh_list_without_losi
         changed_at = time.monotonic()
         driver.prints("line 1")
         await _until(lambda: driver.lines() == ["line 1"], timeout_seconds=30, what="the first line")
-        changes = await asyncio.to_thread(_push_out_of_the_watch_cache, core, driver.resource_version, namespace,
+        changes = await asyncio.to_thread(push_out_of_the_watch_cache, core, driver.resource_version, namespace,
                                           changed_at=changed_at)  # fmt: skip
         driver.prints("line 2")
         await _until(lambda: driver.logged(f"Watch of {driver.name} expired (410 Gone)"), timeout_seconds=30,

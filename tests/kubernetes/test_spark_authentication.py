@@ -25,10 +25,10 @@ from kubernetes.client.exceptions import ApiException
 
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.kubernetes.driver_pod import SPARK_UI_PORT, KubernetesTarget
-from sparkplane.kubernetes.hook import SparkKubernetesHook
 from sparkplane.kubernetes.identity import SPARK_NAMESPACE, TaskTry
 from sparkplane.kubernetes.launcher import DriverLauncher
 from sparkplane.kubernetes.spark_auth import auth_secret_name
+from sparkplane.rbac.hook import RbacHook
 
 pytestmark = pytest.mark.cluster
 
@@ -40,7 +40,7 @@ SMALL = {"spark.kubernetes.driver.request.cores": "250m", "spark.kubernetes.exec
 def running_job(local_cluster, spark_image, airflow_connection, monkeypatch) -> Iterator[tuple[client.V1Pod, client.V1Pod]]:
     """A real driver holding its one executor for a few minutes; yields the driver and executor pods."""
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", airflow_connection)
-    launcher = DriverLauncher(SparkKubernetesHook(CONN_ID), namespace=SPARK_NAMESPACE,
+    launcher = DriverLauncher(RbacHook(CONN_ID), namespace=SPARK_NAMESPACE,
                               log=logging.getLogger("test.auth"), signing_key=uuid.uuid4().bytes)  # fmt: skip
     task_try = TaskTry("auth_test", "job", f"manual__{time.time_ns()}", 1, deployment="auth-test")
     spec = SparkJobSpec(application="spark_smoke_test.py", name="auth-test", arguments=("--hold-seconds", "300"),

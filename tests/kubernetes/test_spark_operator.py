@@ -28,7 +28,7 @@ def test_spark_job_runs_on_kubernetes_with_its_log_in_the_task_log(local_cluster
     numbers = [int(n) for n in re.findall(rf"smoke line (\d+) of {LINES}", log)]
     assert numbers == list(range(1, LINES + 1)), "driver log lines were lost, repeated or reordered"
     assert re.search(r"Spark works: 4 tasks on 1 executor host\(s\), Python 3\.11\.\d+ everywhere", log)
-    assert "Preflight: spark/spark-sa has the driver's 7 permissions" in log
+    assert "Preflight: spark/spark-sa has the driver's 21 rights" in log
     assert re.search(r"Preflight: image has Python 3\.11\.\d+, pyspark [\d.]+ and the job's imports \(pyspark\)", log)
     assert re.search(r"Driver stages \(seconds\): \{'queued': [\d.]+, 'starting': [\d.]+, 'running': [\d.]+, "
                      r"'pulling': [\d.]+\}", log)

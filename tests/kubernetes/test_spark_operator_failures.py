@@ -75,7 +75,8 @@ def test_spark_sa_without_its_role_fails_before_any_pod_is_created(local_cluster
         log = run_case("smoke")
     finally:
         apply_bootstrap(local_cluster)
-    assert "ServiceAccount spark/spark-sa may not create pods, get pods" in log, log[-5000:]
-    assert "python -m sparkplane.bootstrap apply" in log
+    assert "Cause: ServiceAccount spark/spark-sa may not get, list, watch, create, patch, delete, deletecollection pods" in log, log[-5000:]
+    assert "Why: no RoleBinding binds spark-sa in namespace spark (nor does a ClusterRoleBinding)." in log
+    assert "Fix: Create the RoleBinding below (spark-bootstrap/10-spark-driver.yaml has it: python -m sparkplane.bootstrap apply)" in log
     assert "Created driver pod" not in log
     assert job_pods(local_cluster, "operator_case_smoke") == []

@@ -86,3 +86,16 @@ def test_python_version_mismatch_names_both_versions_and_the_image_rebuild():
         "PySpark needs the same minor version on both."
     )
     assert "image/build" in diagnosis.fix and "Python 3.11" in diagnosis.fix
+
+
+def test_a_missing_job_file_fails_for_good_naming_the_file():
+    tail = ["python3: can't open file '/opt/spark/work-dir/jobs/no_such_job.py': [Errno 2] No such file or directory"]
+    diagnosis = explain_failure(2, tail, application="no_such_job.py")
+    assert diagnosis.retry_cannot_help
+    assert diagnosis.cause.startswith("The job file /opt/spark/work-dir/jobs/no_such_job.py does not exist")
+    assert "image/build" in diagnosis.fix
+
+
+def test_a_usage_error_fails_for_good_and_other_failures_are_retried():
+    assert explain_failure(2, ["job.py: error: argument --lines: invalid int value: '2.0'"], application="job.py").retry_cannot_help
+    assert not explain_failure(1, ["ValueError: bad input"], application="job.py").retry_cannot_help

@@ -40,7 +40,7 @@ from sparkplane.kubernetes.api_errors import (
 )
 from sparkplane.kubernetes.driver_log import DriverLog
 from sparkplane.kubernetes.follower_timing import AccessDenied, ApiUnreachable, FollowerTiming, Trouble
-from sparkplane.kubernetes.pod_diagnosis import describe_wait, explain_pod_failure
+from sparkplane.kubernetes.pod_diagnosis import describe_wait, explain_pod_failure, explain_unconfirmed_deletion
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts, exceeded_stage_timeout
 
 if TYPE_CHECKING:
@@ -230,6 +230,11 @@ class DriverFollower:
         """Return a timeout event once the pod as last seen passes a stage limit; asks the API nothing."""
         while True:
             await asyncio.sleep(self.timing.progress_interval_seconds)
+            lost = self._pod and explain_unconfirmed_deletion(
+                self._pod, now=_now(), after_seconds=self.timing.unconfirmed_deletion_seconds)  # fmt: skip
+            if lost:
+                return self._event("failed", lost.cause, phase=pod_status.phase(self._pod), cause=lost.cause,
+                                   fix=lost.fix, being_deleted=True)  # fmt: skip
             timeout = stage_timeout_as_last_seen(self._pod, self.container, self.timeouts, now=_now())
             if timeout is None:
                 continue

@@ -45,6 +45,8 @@ class FollowerTiming:
         restart, a network blip) before the follower gives up and the task fails with an error.
     :param access_denied_seconds: how long the API may deny access to the pod (401/403: an API
         server just restarted, or a revoked role) before the follower gives up.
+    :param unconfirmed_deletion_seconds: how long past its grace period a deleted driver may stay
+        unconfirmed by its node before it is taken for lost (its node NotReady or unreachable).
     :param reconnect_delay_seconds: pause between reconnect attempts after the API server
         dropped a watch or a log stream.
     :param connect_timeout_seconds: how long opening a connection (TCP and TLS) may take.
@@ -64,6 +66,7 @@ class FollowerTiming:
     checkpoint_interval_seconds: float = 2.0
     api_unreachable_seconds: float = 300.0
     access_denied_seconds: float = 60.0
+    unconfirmed_deletion_seconds: float = 60.0
     reconnect_delay_seconds: float = 2.0
     connect_timeout_seconds: float = CONNECT_TIMEOUT_SECONDS
     read_timeout_seconds: float = READ_TIMEOUT_SECONDS

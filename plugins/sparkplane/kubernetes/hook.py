@@ -13,15 +13,25 @@ client's connections is the provider's (see ``api_errors``).
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import urllib3
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from sparkplane.exceptions import KubernetesPermissionDenied, PodAlreadyExists, PodChanged, PodRejected, QuotaExceeded
+from sparkplane.exceptions import (
+    KubernetesApiUnreachable,
+    KubernetesPermissionDenied,
+    PodAlreadyExists,
+    PodChanged,
+    PodRejected,
+    QuotaExceeded,
+)
 from sparkplane.kubernetes.api_errors import (
     CONNECT_TIMEOUT_SECONDS,
     HTTP_BAD_REQUEST,
@@ -33,6 +43,24 @@ from sparkplane.kubernetes.api_errors import (
 
 if TYPE_CHECKING:
     from kubernetes.client import CoreV1Event, V1Pod, V1ResourceQuota
+
+
+Result = TypeVar("Result")
+
+
+def reaching_the_api(call: Callable[..., Result]) -> Callable[..., Result]:
+    """Turn a hook call's connection failure into ``KubernetesApiUnreachable``, which a retry may cure."""
+
+    @functools.wraps(call)
+    def calling(self: SparkKubernetesHook, *args: Any, **kwargs: Any) -> Result:
+        try:
+            return call(self, *args, **kwargs)
+        except urllib3.exceptions.HTTPError as error:  # refused, reset, timed out; urllib3's retries spent
+            raise KubernetesApiUnreachable(
+                server=self.server, call=call.__name__.replace("_", " "), detail=f"{type(error).__name__}: {error}"
+            ) from error
+
+    return calling
 
 
 class SparkKubernetesHook:
@@ -63,6 +91,11 @@ class SparkKubernetesHook:
     def _kubernetes(self) -> KubernetesHook:
         return KubernetesHook(conn_id=self.kubernetes_conn_id)
 
+    @property
+    def server(self) -> str:
+        """The API server's address, as the connection gives it."""
+        return self._kubernetes.api_client.configuration.host
+
     @cached_property
     def core_v1(self) -> client.CoreV1Api:
         return self._kubernetes.core_v1_client
@@ -71,6 +104,7 @@ class SparkKubernetesHook:
     def authorization_v1(self) -> client.AuthorizationV1Api:
         return client.AuthorizationV1Api(self._kubernetes.api_client)
 
+    @reaching_the_api
     def create_pod(self, manifest: dict[str, Any]) -> V1Pod:
         """Create a pod; raise ``PodAlreadyExists`` if one of that name is there already."""
         namespace = manifest["metadata"]["namespace"]
@@ -81,8 +115,9 @@ class SparkKubernetesHook:
         except ApiException as error:
             if error.status == HTTP_CONFLICT:
                 raise PodAlreadyExists(manifest["metadata"]["name"], namespace) from error
-            raise _translate(error, action=f"create pods in namespace {namespace!r}") from error
+            raise translate_api_error(error, action=f"create pods in namespace {namespace!r}") from error
 
+    @reaching_the_api
     def read_pod(self, name: str, namespace: str) -> V1Pod | None:
         """Return the pod, or None if it does not exist."""
         try:
@@ -90,16 +125,18 @@ class SparkKubernetesHook:
         except ApiException as error:
             if error.status == HTTP_NOT_FOUND:
                 return None
-            raise _translate(error, action=f"get pods in namespace {namespace!r}") from error
+            raise translate_api_error(error, action=f"get pods in namespace {namespace!r}") from error
 
+    @reaching_the_api
     def annotate_pod(self, name: str, namespace: str, annotations: dict[str, str], *, uid: str) -> None:
         """Add annotations to the pod with exactly this uid (a pod re-created under the name is refused)."""
         body = {"metadata": {"uid": uid, "annotations": annotations}}
         try:
             self.core_v1.patch_namespaced_pod(name=name, namespace=namespace, body=body, _request_timeout=self._timeout)
         except ApiException as error:
-            raise _translate(error, action=f"patch pods in namespace {namespace!r}") from error
+            raise translate_api_error(error, action=f"patch pods in namespace {namespace!r}") from error
 
+    @reaching_the_api
     def create_secret(self, manifest: dict[str, Any]) -> bool:
         """Create a Secret; return False if one of that name exists already (it is never read)."""
         namespace = manifest["metadata"]["namespace"]
@@ -108,9 +145,10 @@ class SparkKubernetesHook:
         except ApiException as error:
             if error.status == HTTP_CONFLICT:
                 return False
-            raise _translate(error, action=f"create secrets in namespace {namespace!r}") from error
+            raise translate_api_error(error, action=f"create secrets in namespace {namespace!r}") from error
         return True
 
+    @reaching_the_api
     def list_pods(self, namespace: str, label_selector: str) -> list[V1Pod]:
         """Return the pods matching ``label_selector``."""
         try:
@@ -118,8 +156,9 @@ class SparkKubernetesHook:
                 namespace=namespace, label_selector=label_selector, _request_timeout=self._timeout
             ).items
         except ApiException as error:
-            raise _translate(error, action=f"list pods in namespace {namespace!r}") from error
+            raise translate_api_error(error, action=f"list pods in namespace {namespace!r}") from error
 
+    @reaching_the_api
     def delete_pod(
         self,
         name: str,
@@ -145,9 +184,10 @@ class SparkKubernetesHook:
                 return False
             if error.status == HTTP_CONFLICT and preconditions is not None:
                 raise PodChanged(name, namespace) from error
-            raise _translate(error, action=f"delete pods in namespace {namespace!r}") from error
+            raise translate_api_error(error, action=f"delete pods in namespace {namespace!r}") from error
         return True
 
+    @reaching_the_api
     def list_pod_events(self, name: str, namespace: str) -> list[CoreV1Event]:
         """Return the events about one pod, oldest first."""
         try:
@@ -157,9 +197,10 @@ class SparkKubernetesHook:
                 _request_timeout=self._timeout,
             ).items
         except ApiException as error:
-            raise _translate(error, action=f"list events in namespace {namespace!r}") from error
+            raise translate_api_error(error, action=f"list events in namespace {namespace!r}") from error
         return sorted(events, key=lambda e: (e.last_timestamp or e.event_time or e.metadata.creation_timestamp))
 
+    @reaching_the_api
     def read_pod_log_tail(self, name: str, namespace: str, *, container: str, lines: int) -> list[str]:
         """Return the last ``lines`` lines a container wrote (empty if none can be read)."""
         try:
@@ -172,15 +213,16 @@ class SparkKubernetesHook:
         except ApiException as error:
             if error.status in (HTTP_NOT_FOUND, HTTP_BAD_REQUEST):  # pod gone, or container never started
                 return []
-            raise _translate(error, action=f"get pods/log in namespace {namespace!r}") from error
+            raise translate_api_error(error, action=f"get pods/log in namespace {namespace!r}") from error
         return response.data.decode("utf-8", errors="replace").splitlines()
 
+    @reaching_the_api
     def list_resource_quotas(self, namespace: str) -> list[V1ResourceQuota]:
         """Return the namespace's ResourceQuotas, each with what it allows and has used."""
         try:
             return self.core_v1.list_namespaced_resource_quota(namespace=namespace, _request_timeout=self._timeout).items
         except ApiException as error:
-            raise _translate(error, action=f"list resourcequotas in namespace {namespace!r}") from error
+            raise translate_api_error(error, action=f"list resourcequotas in namespace {namespace!r}") from error
 
     def is_allowed(self, *, service_account: str, namespace: str, verb: str, resource: str, subresource: str = "") -> bool:
         """Return whether ``service_account`` of ``namespace`` may ``verb`` ``resource`` there."""
@@ -194,12 +236,18 @@ class SparkKubernetesHook:
                 ),
             ),
         )
+        return self.review_access(review)
+
+    @reaching_the_api
+    def review_access(self, review: client.V1LocalSubjectAccessReview) -> bool:
+        """Return whether the review's user may do what it asks in the review's namespace."""
+        namespace = review.metadata.namespace
         try:
             result = self.authorization_v1.create_namespaced_local_subject_access_review(
                 namespace, review, _request_timeout=self._timeout
             )
         except ApiException as error:
-            raise _translate(error, action=f"create localsubjectaccessreviews in namespace {namespace!r}") from error
+            raise translate_api_error(error, action=f"create localsubjectaccessreviews in namespace {namespace!r}") from error
         return bool(result.status.allowed)
 
 
@@ -213,7 +261,7 @@ _ADMISSION_FIXES = {
 }
 
 
-def _translate(error: ApiException, *, action: str) -> Exception:
+def translate_api_error(error: ApiException, *, action: str) -> Exception:
     """Return the platform's exception for an API error: admission and quota refusals are not RBAC's."""
     if error.status != HTTP_FORBIDDEN:
         return error

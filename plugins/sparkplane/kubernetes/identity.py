@@ -22,6 +22,8 @@ EXECUTOR_SERVICE_ACCOUNT = "spark-executor"
 #: Namespace and ServiceAccount of the platform itself (the identity Airflow acts as).
 AIRFLOW_NAMESPACE = "sparkplane-system"
 AIRFLOW_SERVICE_ACCOUNT = "sparkplane-airflow"
+#: The PriorityClass of the pre-pull DAG's puller pods: below every job, never preempting one.
+PREPULL_PRIORITY_CLASS = "sparkplane-prepull"
 
 # --- containers -------------------------------------------------------------------------------
 #: The Spark container of a driver pod the platform creates.

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from sparkplane import settings
 from sparkplane.diagnosis import SIGKILL_EXIT_CODE, Diagnosis, explain_failure
-from sparkplane.exceptions import ForeignDriverPod, JobDefinitionError, PodAlreadyExists, PodChanged, SparkJobFailed
+from sparkplane.exceptions import (
+    ForeignDriverPod,
+    JobDefinitionError,
+    KubernetesPermissionDenied,
+    PodAlreadyExists,
+    PodChanged,
+    job_failure,
+)
 from sparkplane.kubernetes import pod_status
 from sparkplane.kubernetes.driver_pod import KubernetesTarget, build_driver_pod
 from sparkplane.kubernetes.driver_signature import is_signed_by, load_signing_key, signature_of
@@ -32,7 +39,7 @@ from sparkplane.kubernetes.identity import (
 )
 from sparkplane.kubernetes.pod_diagnosis import describe_failed_container, failed_containers
 from sparkplane.kubernetes.pod_templates import check_pod_template
-from sparkplane.kubernetes.preflight import check_quota_headroom, run_preflight
+from sparkplane.kubernetes.preflight import check_quota_headroom, namespace_refusal, run_preflight
 from sparkplane.kubernetes.reattach import driver_to_follow, try_number_of
 from sparkplane.kubernetes.secret_refs import SecretReference, check_secret_references
 from sparkplane.kubernetes.spark_auth import AUTH_SECRET_BYTES, auth_secret_manifest
@@ -48,7 +55,7 @@ if TYPE_CHECKING:
     from kubernetes.client import V1Pod
 
     from sparkplane.job_spec import SparkJobSpec
-    from sparkplane.kubernetes.hook import SparkKubernetesHook
+    from sparkplane.rbac.hook import RbacHook
 
 #: Driver log lines read back to explain a failed driver.
 FAILURE_LOG_LINES = 200
@@ -61,7 +68,8 @@ EXECUTOR_DIGEST_LOG_LINES = 15
 class DriverLauncher:
     """Finds, creates, reports on and deletes the driver pods of a task's tries.
 
-    :param hook: the platform's Kubernetes hook (the Airflow identity's connection).
+    :param hook: the platform's Kubernetes hook (the Airflow identity's connection), with the RBAC
+        reads that explain a denial.
     :param namespace: namespace of the drivers and executors.
     :param log: the task log.
     :param jobs_root: where the preflight reads a relative job file to check its imports.
@@ -69,7 +77,7 @@ class DriverLauncher:
 
     def __init__(
         self,
-        hook: SparkKubernetesHook,
+        hook: RbacHook,
         *,
         namespace: str,
         log: logging.Logger | logging.LoggerAdapter,
@@ -93,10 +101,18 @@ class DriverLauncher:
         """Return the name of a driver this try should follow instead of submitting (see reattach).
 
         Only drivers this platform signed are candidates: labels can be written by anyone who may
-        create pods in the namespace.
+        create pods in the namespace. This is the try's first call in the job's namespace, so a
+        denial here fails the try with whether the namespace exists (see ``namespace_refusal``).
         """
+        try:
+            pods = self.hook.list_pods(self.namespace, task_try.drivers_selector())
+        except KubernetesPermissionDenied as error:
+            raise namespace_refusal(
+                self.namespace, error, read_namespace=self.hook.read_namespace,
+                platform_namespace=settings.SPARK_NAMESPACE, log=self.log,
+            ) from error  # fmt: skip
         signed = []
-        for pod in self.hook.list_pods(self.namespace, task_try.drivers_selector()):
+        for pod in pods:
             if is_signed_by(pod, self.signing_key):
                 signed.append(pod)
             else:
@@ -203,6 +219,7 @@ class DriverLauncher:
             job_file=None if Path(spec.application).is_absolute() else spec.application_path(self.jobs_root),
             jobs_root=self.jobs_root,
             log=self.log,
+            read_rbac=lambda: self.hook.rbac_objects(target.namespace),
         )
         check_quota_headroom(
             spec, list_quotas=lambda: self.hook.list_resource_quotas(target.namespace), namespace=target.namespace,
@@ -237,7 +254,8 @@ class DriverLauncher:
     ) -> dict[str, Any]:
         """Report the driver's end from the trigger's event, clean up, and return the task's result.
 
-        Raises ``SparkJobFailed`` with the cause and fix when the driver did not succeed.
+        Raises ``SparkJobFailed`` (``SparkJobInvalid`` when a retry cannot help) with the cause and fix when the
+        driver did not succeed.
 
         :param application: the job's file name, as the diagnosis names it.
         :param delete_failed_driver: delete a failed driver instead of keeping it to inspect.
@@ -274,7 +292,8 @@ class DriverLauncher:
         self.log.error("Fix: %s", diagnosis.fix)
         # A driver that never ran has no log to read, only events, which are logged above:
         # keeping it would only hold its resource requests (or retry a pull) until swept.
-        if delete_failed_driver or status == "timeout" or not event.get("container_started", True):
+        if (delete_failed_driver or status == "timeout" or not event.get("container_started", True)
+                or event.get("being_deleted")):  # fmt: skip
             self.log.info("Deleting driver pod %s/%s (its executors go with it)", namespace, name)
             self.delete_driver(name, uid=uid)
         else:
@@ -283,7 +302,7 @@ class DriverLauncher:
                 "  kubectl -n %s logs %s\n  kubectl -n %s delete pod %s   # also removes its executors",
                 keep_failed_driver, namespace, name, namespace, name, namespace, name,
             )
-        raise SparkJobFailed(diagnosis.cause, diagnosis.fix)
+        raise job_failure(diagnosis.cause, diagnosis.fix, retry_cannot_help=diagnosis.retry_cannot_help)
 
     def _give_up_on_unknown_driver(self, event: dict[str, Any], *, application: str) -> None:
         """Fail the try for a driver the follower could not judge (the API unreachable, access
@@ -294,7 +313,7 @@ class DriverLauncher:
         self.log.error("Fix: %s", diagnosis.fix)
         self.log.warning("Driver pod %s/%s is kept: its state is unknown, and the task's retry follows it "
                          "instead of starting the job again", event["namespace"], event["pod_name"])  # fmt: skip
-        raise SparkJobFailed(diagnosis.cause, diagnosis.fix)
+        raise job_failure(diagnosis.cause, diagnosis.fix, retry_cannot_help=diagnosis.retry_cannot_help)
 
     def _stage_seconds(self, pod: V1Pod | None) -> dict[str, float | None] | None:
         if pod is None:
@@ -335,9 +354,11 @@ class DriverLauncher:
         exit_code = pod_status.exit_code(pod, DRIVER_CONTAINER_NAME) if pod is not None else None
         if exit_code is None:
             exit_code = 1
-        # A driver that never ran, or that Kubernetes killed (OOMKilled), is explained by the pod;
-        # one that ran and failed, by its log: the job's own exception.
-        if event.get("cause") and (not event.get("container_started") or exit_code == SIGKILL_EXIT_CODE):
+        # A driver that never ran, that Kubernetes killed (OOMKilled) or lost with its node, is
+        # explained by the pod; one that ran and failed, by its log: the job's own exception.
+        if event.get("cause") and (
+            not event.get("container_started") or exit_code == SIGKILL_EXIT_CODE or event.get("being_deleted")
+        ):
             return Diagnosis(cause=event["cause"], fix=event["fix"])
         tail = self.hook.read_pod_log_tail(name, namespace, container=DRIVER_CONTAINER_NAME, lines=FAILURE_LOG_LINES)
         return explain_failure(exit_code, tail, application=application)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sparkplane.diagnosis import SIGKILL_EXIT_CODE, Diagnosis
-from sparkplane.kubernetes.pod_status import container_statuses, first_waiting, is_unschedulable
+from sparkplane.kubernetes.pod_status import container_statuses, first_waiting, is_unschedulable, pod_conditions
 
 if TYPE_CHECKING:
     from kubernetes.client import CoreV1Event, V1ContainerStatus, V1Pod
@@ -62,6 +62,30 @@ def explain_pod_failure(pod: V1Pod, events: Sequence[CoreV1Event]) -> Diagnosis 
             fix="Lower the requested cores/memory (driver/executor resources) or add nodes that can hold them.",
         )
     return None
+
+
+def explain_unconfirmed_deletion(pod: V1Pod, *, now: datetime, after_seconds: float) -> Diagnosis | None:
+    """Return why a pod whose deletion its node has not confirmed is lost, or None.
+
+    A deleted pod stays, with ``deletionTimestamp`` set to the end of its grace period, until its
+    node's kubelet confirms the container stopped. A node that is NotReady or unreachable (the
+    taint manager evicts its pods) never confirms: the pod stays, deleting, for as long as the
+    node is gone, and whether the driver still runs there is unknown. ``after_seconds`` past the
+    grace period, the pod is taken for lost.
+    """
+    grace_ended = pod.metadata.deletion_timestamp
+    if grace_ended is None or (now - grace_ended).total_seconds() < after_seconds:
+        return None
+    node = pod.spec.node_name or "(none)"
+    disruption = next((c for c in pod_conditions(pod) if c.type == "DisruptionTarget" and c.status == "True"), None)
+    why = f" ({disruption.reason}: {disruption.message})" if disruption is not None else ""
+    return Diagnosis(
+        cause=f"Driver pod {pod.metadata.name} was deleted{why}, and its node {node} has not confirmed it "
+        f"{_format_duration((now - grace_ended).total_seconds())} after the grace period ended: the node is NotReady "
+        "or unreachable, so whether the driver still runs there is unknown.",
+        fix=f"The task's retry starts a new driver (a driver being deleted is never followed). The old pod goes once "
+        f"node {node} is back; if the node is gone for good, remove it: kubectl delete node {node}",
+    )
 
 
 def _explain_waiting(pod: V1Pod, status: V1ContainerStatus, events: Sequence[CoreV1Event]) -> Diagnosis:

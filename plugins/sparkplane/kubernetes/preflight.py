@@ -30,12 +30,14 @@ from sparkplane.image.contents import (
 )
 from sparkplane.image.job_imports import imported_modules, local_module_names, third_party_imports
 from sparkplane.kubernetes.driver_pod import driver_cpu_request, memory_request_mib
-from sparkplane.rbac.driver_permissions import DRIVER_PERMISSIONS, missing_permissions, permission_failure
+from sparkplane.rbac.driver_permissions import missing_rights, namespace_failure, permission_failure
+from sparkplane.rbac.needed_rights import DRIVER_RIGHTS
 
 if TYPE_CHECKING:
     from kubernetes.client import V1ResourceQuota
 
     from sparkplane.job_spec import SparkJobSpec
+    from sparkplane.rbac.grants import RbacObjects
 
 #: Quota scopes every driver and executor pod falls under: each requests resources
 #: (NotBestEffort) and has no activeDeadlineSeconds (NotTerminating). A quota with another scope
@@ -95,6 +97,7 @@ def run_preflight(
     job_file: Path | None,
     jobs_root: Path,
     log: logging.Logger,
+    read_rbac: Callable[[], RbacObjects] | None = None,
 ) -> None:
     """Raise ``PreflightFailed`` with the cause and fix when the job cannot work as configured.
 
@@ -107,19 +110,27 @@ def run_preflight(
       the job was developed and tested (the image records both, see ``sparkplane.image.contents``)?
     - is every library the job imports installed in the image (else executors fail with
       ``ModuleNotFoundError``)?
+
+    Like every failure of a job, a failed check ends the task log with a ``Cause:`` and a ``Fix:``
+    line before the task fails with the same text.
+
+    :param read_rbac: reads the namespace's Roles and RoleBindings and the cluster's ClusterRoles
+        and ClusterRoleBindings, called only when a driver right is missing, so the failure can say
+        whether a binding is missing or a Role lacks a verb.
     """
-    missing = missing_permissions(is_allowed)
+    missing = missing_rights(is_allowed)
     if missing:
-        raise permission_failure(missing, service_account=service_account, namespace=namespace)
-    log.info("Preflight: %s/%s has the driver's %d permissions", namespace, service_account, len(DRIVER_PERMISSIONS))
+        rbac = _read_rbac_if_allowed(read_rbac, namespace=namespace, log=log)
+        raise _logged(permission_failure(missing, service_account=service_account, namespace=namespace, rbac=rbac), log)
+    log.info("Preflight: %s/%s has the driver's %d rights", namespace, service_account, len(DRIVER_RIGHTS))
     try:
         contents = read_image_contents(image)
     except ImageNotInRegistry as error:
-        raise PreflightFailed(
+        raise _logged(PreflightFailed(
             cause=f"Image {error}",
             fix="Set the operator's image (or SPARKPLANE_SPARK_IMAGE) to the reference image/build printed, "
             "or build and push the image with image/build.",
-        ) from error
+        ), log) from error  # fmt: skip
     except ImageContentsError as error:
         # Unreadable labels do not prove the image wrong; the job itself will tell.
         log.warning("Preflight: cannot read what image %s contains (%s); skipping the image checks", image, error)
@@ -138,14 +149,40 @@ def run_preflight(
         module_distributions=metadata.packages_distributions(),
     )
     if problems:
-        raise PreflightFailed(
+        raise _logged(PreflightFailed(
             cause=f"Image {image} does not fit the job: " + " ".join(problems),
             fix="Build the image from the project's lock (make lock, then image/build) and run the task with "
             "the image reference image/build printed.",
-        )
+        ), log)  # fmt: skip
     log.info(
         "Preflight: image has Python %s, pyspark %s and the job's imports (%s)",
         contents.python_version, contents.spark_version, ", ".join(sorted(imports)) or "none",
+    )
+
+
+def namespace_refusal(
+    namespace: str,
+    error: KubernetesPermissionDenied,
+    *,
+    read_namespace: Callable[[str], object | None],
+    platform_namespace: str,
+    log: logging.Logger | logging.LoggerAdapter,
+) -> PreflightFailed:
+    """Return the failure, logged, for a job whose first call in its namespace was denied.
+
+    The namespace is read (``namespaces get``, which the Airflow identity has cluster-wide) to
+    tell one that does not exist from one that is not the platform's.
+
+    :param read_namespace: returns the namespace, or None when it does not exist.
+    :param platform_namespace: the deployment's namespace for jobs.
+    """
+    try:
+        exists: bool | None = read_namespace(namespace) is not None
+    except KubernetesPermissionDenied:
+        exists = None
+    denied = str(error).splitlines()[0]
+    return _logged(
+        namespace_failure(namespace, denied=denied, namespace_exists=exists, platform_namespace=platform_namespace), log
     )
 
 
@@ -297,12 +334,33 @@ def check_quota_headroom(
         return
     job = job_resources(spec)
     if shortfalls := quota_shortfalls(quotas, job):
-        raise quota_failure(shortfalls, namespace=namespace)
+        raise _logged(quota_failure(shortfalls, namespace=namespace), log)
     log.info(
         "Preflight: the job's %d pods (%s CPU, %s) fit the resource quota of namespace %s (%s)",
         job.pods, _text(job.cpu, "cpu"), _text(Decimal(job.memory_bytes), "memory"), namespace,
         ", ".join(q.metadata.name for q in quotas) or "none set",
     )  # fmt: skip
+
+
+def _logged(failure: PreflightFailed, log: logging.Logger | logging.LoggerAdapter) -> PreflightFailed:
+    """Log the failure's ``Cause:`` and ``Fix:`` lines, as every failed job's task log ends; return it to raise."""
+    log.error("Cause: %s", failure.cause)
+    log.error("Fix: %s", failure.fix)
+    return failure
+
+
+def _read_rbac_if_allowed(
+    read_rbac: Callable[[], RbacObjects] | None, *, namespace: str, log: logging.Logger | logging.LoggerAdapter
+) -> RbacObjects | None:
+    """Return the RBAC objects that explain a missing right, or None when they may not be read."""
+    if read_rbac is None:
+        return None
+    try:
+        return read_rbac()
+    except KubernetesPermissionDenied as error:
+        log.warning("Preflight: may not read the RBAC objects of namespace %s (403), so the failure names both "
+                    "possible causes. %s", namespace, error)  # fmt: skip
+        return None
 
 
 def _counts_job_pods(quota: V1ResourceQuota) -> bool:

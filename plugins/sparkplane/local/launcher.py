@@ -22,7 +22,7 @@ from typing import Any
 
 from sparkplane import settings
 from sparkplane.diagnosis import explain_failure
-from sparkplane.exceptions import JobDefinitionError, SparkJobFailed
+from sparkplane.exceptions import JobDefinitionError, job_failure
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.local.process import StreamingProcess
 from sparkplane.local.spark_submit import (
@@ -99,7 +99,7 @@ class LocalLauncher:
             diagnosis = explain_failure(result.exit_code, result.tail, application=spec.application)
             self.log.error("Cause: %s", diagnosis.cause)
             self.log.error("Fix: %s", diagnosis.fix)
-            raise SparkJobFailed(diagnosis.cause, diagnosis.fix)
+            raise job_failure(diagnosis.cause, diagnosis.fix, retry_cannot_help=diagnosis.retry_cannot_help)
         self.log.info("%s finished successfully", spec.application)
         return {"application": spec.application, "master": self.master, "exit_code": 0}
 

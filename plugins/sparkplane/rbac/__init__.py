@@ -1,2 +1,3 @@
-"""Kubernetes RBAC: linting the manifests that grant it, and the permissions Spark's driver needs,
-which the preflight checks before a job is submitted."""
+"""Kubernetes RBAC: linting the manifests that grant it, the one table of what each identity needs,
+and the checks the operator's preflight and the RBAC-check DAG share (what is missing and why,
+what is granted too much)."""

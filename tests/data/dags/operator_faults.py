@@ -34,6 +34,12 @@ ON_A_SIMULATED_NODE = {
 QUICK = FollowerTiming(progress_interval_seconds=2, reconnect_delay_seconds=0.5, checkpoint_interval_seconds=1,
                        api_unreachable_seconds=10, access_denied_seconds=10, log_refused_seconds=10,
                        log_drain_seconds=5)  # fmt: skip
+#: Also on a simulated node, evicted 2 s after the node goes NotReady or unreachable (not 300 s).
+EVICTED_SOON = {"spec": {**ON_A_SIMULATED_NODE["spec"], "tolerations": [
+    *ON_A_SIMULATED_NODE["spec"]["tolerations"],
+    *({"key": f"node.kubernetes.io/{state}", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 2}
+      for state in ("not-ready", "unreachable")),
+]}}  # fmt: skip
 #: Each fault's DAG, by what it changes in the operator's arguments.
 FAULTS = {
     "triggerer_sigkill": {},
@@ -44,6 +50,22 @@ FAULTS = {
     "api_server_down": {"retry_delay": timedelta(seconds=30)},
     # The worker follows the driver itself (not deferred), so the killed process is the follower.
     "worker_sigkill": {"deferrable": False},
+    # Past the 10 s give-up; the retry comes after the API is back.
+    "api_unreachable": {"retry_delay": timedelta(seconds=30)},
+    # Production's give-up (5 minutes) against a 6-minute outage.
+    "api_unreachable_6min": {"follower_timing": dataclasses.replace(QUICK, api_unreachable_seconds=300),
+                             "retry_delay": timedelta(seconds=90)},
+    # A silent connection is taken for dead within seconds: the log after 5 s, a watch after 2 + 3 s.
+    "half_open": {"follower_timing": dataclasses.replace(
+        QUICK, log_quiet_seconds=5, connect_timeout_seconds=3, read_timeout_seconds=5, watch_read_margin_seconds=3,
+        api_unreachable_seconds=60)},  # fmt: skip
+    "log_stream_cut": {},
+    # Watches of one second get no bookmarks, so the follower resumes from the pod's last change.
+    "watch_410": {"follower_timing": dataclasses.replace(QUICK, progress_interval_seconds=1)},
+    "long_line": {},
+    # A driver deleted and not confirmed gone 5 s after its grace period is taken for lost.
+    "node_not_ready": {"pod_template": EVICTED_SOON,
+                       "follower_timing": dataclasses.replace(QUICK, unconfirmed_deletion_seconds=5)},
     "driver_deleted": {},
     "user_marks_failed": {},
     "user_clears": {},
@@ -58,6 +80,8 @@ BAD_INPUTS = {
     "wrong_namespace": {"namespace": "no-such-namespace"},
     "over_quota": {"executor_instances": 500},
     "invalid_param": {},  # the run's conf is checked against the DAG's Params
+    # A real driver on the real node, which finds no such file in the image.
+    "missing_job": {"application": "no_such_job.py", "pod_template": {}},
 }
 
 JOB = {

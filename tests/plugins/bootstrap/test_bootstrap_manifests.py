@@ -40,10 +40,20 @@ def test_executor_account_gets_no_token():
     assert account["automountServiceAccountToken"] is False
 
 
-def test_only_node_reading_is_cluster_wide():
-    cluster_role = by_kind_and_name("ClusterRole", "sparkplane-airflow-node-reader")
+def test_cluster_wide_rights_are_reads_only():
+    cluster_roles = [m for m in load_manifests(DEFAULT_MANIFEST_DIR) if m["kind"] == "ClusterRole"]
 
-    assert cluster_role["rules"] == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}]
+    assert {m["metadata"]["name"] for m in cluster_roles} == {
+        "sparkplane-airflow-node-reader", "sparkplane-airflow-cluster-reader"}  # fmt: skip
+    assert {verb for role in cluster_roles for rule in role["rules"] for verb in rule["verbs"]} == {"get", "list", "watch"}
+
+
+def test_the_prepull_priority_class_is_below_every_job_and_never_preempts():
+    priority_class = by_kind_and_name("PriorityClass", "sparkplane-prepull")
+
+    assert priority_class["value"] < 0
+    assert priority_class["preemptionPolicy"] == "Never"
+    assert priority_class["globalDefault"] is False
 
 
 def restricted_violations(template: dict) -> list[str]:

@@ -8,7 +8,7 @@ import pytest
 from airflow.exceptions import AirflowFailException
 from kubernetes.client.exceptions import ApiException
 from sparkplane.exceptions import KubernetesPermissionDenied, PodRejected, QuotaExceeded
-from sparkplane.kubernetes.hook import _translate
+from sparkplane.kubernetes.hook import translate_api_error
 
 
 def _forbidden(message: str) -> ApiException:
@@ -29,7 +29,7 @@ def _forbidden(message: str) -> ApiException:
      'resource "pods"', KubernetesPermissionDenied, "apply spark-bootstrap/", True),
 ])  # fmt: skip
 def test_a_refusal_says_whose_rule_refused_and_whether_a_retry_can_help(message, kind, fix, final):
-    translated = _translate(_forbidden(message), action="create pods in namespace 'spark'")
+    translated = translate_api_error(_forbidden(message), action="create pods in namespace 'spark'")
     assert type(translated) is kind
     assert message in str(translated) and fix in str(translated)
     assert isinstance(translated, AirflowFailException) == final
@@ -37,4 +37,4 @@ def test_a_refusal_says_whose_rule_refused_and_whether_a_retry_can_help(message,
 
 def test_other_errors_are_left_as_they_are():
     error = ApiException(status=500, reason="Internal Server Error")
-    assert _translate(error, action="get pods") is error
+    assert translate_api_error(error, action="get pods") is error

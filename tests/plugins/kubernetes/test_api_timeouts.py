@@ -16,9 +16,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 from harness.pod_models import CREATED, DRIVER, pod, running, terminated
 from harness.tcp_proxy import TcpProxy
 
+from sparkplane.exceptions import KubernetesApiUnreachable
 from sparkplane.kubernetes.api_errors import (
     CONNECT_TIMEOUT_SECONDS,
     READ_TIMEOUT_SECONDS,
@@ -187,11 +189,16 @@ HOOK_CALLS = {
     "list_pod_events": lambda hook: hook.list_pod_events("p", "spark"),
     "read_pod_log_tail": lambda hook: hook.read_pod_log_tail("p", "spark", container="c", lines=5),
     "is_allowed": lambda hook: hook.is_allowed(service_account="sa", namespace="spark", verb="get", resource="pods"),
+    "annotate_pod": lambda hook: hook.annotate_pod("p", "spark", {"a": "b"}, uid="u"),
+    "create_secret": lambda hook: hook.create_secret({"metadata": {"name": "s", "namespace": "spark"}}),
+    "list_resource_quotas": lambda hook: hook.list_resource_quotas("spark"),
 }
 
 
 @pytest.mark.parametrize("call", HOOK_CALLS.values(), ids=HOOK_CALLS.keys())
-def test_every_hook_call_gives_up_on_a_server_that_never_answers(silent_server, connection_to, call):
+def test_every_hook_call_gives_up_on_a_server_that_never_answers_with_an_error_airflow_retries(
+    silent_server, connection_to, call
+):
     import urllib3
 
     connection_to(f"http://127.0.0.1:{silent_server.port}")
@@ -210,5 +217,8 @@ def test_every_hook_call_gives_up_on_a_server_that_never_answers(silent_server, 
     assert not caller.is_alive(), "the call still waits for an answer after 30s"
     assert outcome, "the call returned although the server never answered"
     error = outcome[0]
-    reason = error.reason if isinstance(error, urllib3.exceptions.MaxRetryError) else error
-    assert isinstance(reason, urllib3.exceptions.ReadTimeoutError), repr(error)
+    assert isinstance(error, KubernetesApiUnreachable) and not isinstance(error, AirflowFailException), repr(error)
+    assert f"The Kubernetes API at http://127.0.0.1:{silent_server.port} did not answer" in str(error)
+    cause = error.__cause__
+    reason = cause.reason if isinstance(cause, urllib3.exceptions.MaxRetryError) else cause
+    assert isinstance(reason, urllib3.exceptions.ReadTimeoutError), repr(cause)

@@ -5,7 +5,13 @@ from datetime import timedelta
 from harness.pod_models import CREATED, DRIVER, event, pod, terminated, waiting
 from kubernetes.client import V1ContainerState, V1PodCondition
 
-from sparkplane.kubernetes.pod_diagnosis import describe_failed_container, describe_wait, explain_pod_failure, failed_containers
+from sparkplane.kubernetes.pod_diagnosis import (
+    describe_failed_container,
+    describe_wait,
+    explain_pod_failure,
+    explain_unconfirmed_deletion,
+    failed_containers,
+)
 
 IMAGE = "127.0.0.1:5000/sparkplane/spark:abc123"
 
@@ -82,3 +88,22 @@ def test_only_executors_that_failed_are_in_the_digest():
         "exec-2 on node node-1: OOMKilled, exit code 137",
         "exec-3 on node node-1: Error, exit code 1",
     ]
+
+
+def test_a_deletion_its_node_does_not_confirm_is_a_lost_driver_once_overdue():
+    evicted = V1PodCondition(type="DisruptionTarget", status="True", reason="DeletionByTaintManager",
+                             message="Taint manager: deleting due to NoExecute taint")  # fmt: skip
+    driver = _pod(conditions=[evicted])
+    driver.metadata.deletion_timestamp = CREATED + timedelta(seconds=30)  # the end of its grace period
+    assert explain_unconfirmed_deletion(driver, now=CREATED + timedelta(seconds=80), after_seconds=60) is None
+    lost = explain_unconfirmed_deletion(driver, now=CREATED + timedelta(seconds=95), after_seconds=60)
+    assert lost.cause == (
+        "Driver pod report-driver was deleted (DeletionByTaintManager: Taint manager: deleting due to NoExecute "
+        "taint), and its node node-1 has not confirmed it 1m05s after the grace period ended: the node is NotReady "
+        "or unreachable, so whether the driver still runs there is unknown."
+    )
+    assert "kubectl delete node node-1" in lost.fix
+
+
+def test_a_pod_not_being_deleted_is_not_lost():
+    assert explain_unconfirmed_deletion(_pod(), now=CREATED + timedelta(days=1), after_seconds=60) is None

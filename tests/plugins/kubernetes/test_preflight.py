@@ -1,13 +1,24 @@
-"""The preflight's decisions: what the image lacks for the job, and whether the job fits the quota."""
+"""The preflight's decisions: the driver's rights, what the image lacks for the job, whether the job fits the quota."""
 
 from __future__ import annotations
 
 import logging
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
-from kubernetes.client import V1ObjectMeta, V1ResourceQuota, V1ResourceQuotaSpec, V1ResourceQuotaStatus
+from kubernetes.client import (
+    RbacV1Subject,
+    V1ObjectMeta,
+    V1PolicyRule,
+    V1ResourceQuota,
+    V1ResourceQuotaSpec,
+    V1ResourceQuotaStatus,
+    V1Role,
+    V1RoleBinding,
+    V1RoleRef,
+)
 from sparkplane.exceptions import KubernetesPermissionDenied, PreflightFailed
 from sparkplane.image.contents import ImageContents
 from sparkplane.job_spec import SparkJobSpec
@@ -18,7 +29,9 @@ from sparkplane.kubernetes.preflight import (
     job_resources,
     quota_failure,
     quota_shortfalls,
+    run_preflight,
 )
+from sparkplane.rbac.grants import RbacObjects
 
 IMAGE = ImageContents(
     python_version="3.11.2",
@@ -180,3 +193,46 @@ def test_an_over_quota_job_fails_the_headroom_check():
     with pytest.raises(PreflightFailed, match=r"requests\.cpu: this job asks for 12 CPU"):
         check_quota_headroom(FOUR_BIG_EXECUTORS, list_quotas=lambda: [_quota({"requests.cpu": "8"})], namespace="spark",
                              log=logging.getLogger("preflight-test"))  # fmt: skip
+
+
+def test_a_failed_check_logs_its_cause_then_its_fix_before_failing(caplog):
+    with caplog.at_level(logging.ERROR), pytest.raises(PreflightFailed) as failed:
+        check_quota_headroom(FOUR_BIG_EXECUTORS, list_quotas=lambda: [_quota({"requests.cpu": "8"})], namespace="spark",
+                             log=logging.getLogger("preflight-test"))  # fmt: skip
+    assert [r.getMessage() for r in caplog.records] == [f"Cause: {failed.value.cause}", f"Fix: {failed.value.fix}"]
+
+
+def _preflight_with_rights(allowed, *, read_rbac, log: logging.Logger) -> None:
+    run_preflight(
+        is_allowed=lambda verb, resource: (verb, resource) in allowed, service_account="spark-sa", namespace="spark",
+        image="registry.invalid/never-read:1", job_file=None, jobs_root=Path("jobs"), log=log, read_rbac=read_rbac,
+    )  # fmt: skip
+
+
+def test_missing_driver_rights_fail_before_the_image_with_why_from_the_roles_read(caplog):
+    every_verb = ["get", "list", "watch", "create", "patch", "delete", "deletecollection"]
+    role = V1Role(metadata=V1ObjectMeta(name="spark-driver", namespace="spark"), rules=[
+        V1PolicyRule(api_groups=[""], resources=["pods"], verbs=[v for v in every_verb if v != "watch"]),
+        V1PolicyRule(api_groups=[""], resources=["services", "configmaps"], verbs=every_verb)])  # fmt: skip
+    binding = V1RoleBinding(
+        metadata=V1ObjectMeta(name="spark-driver", namespace="spark"),
+        role_ref=V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="spark-driver"),
+        subjects=[RbacV1Subject(kind="ServiceAccount", name="spark-sa", namespace="spark")],
+    )
+    allowed = {(v, r) for v in every_verb for r in ("pods", "services", "configmaps")} - {("watch", "pods")}
+
+    with caplog.at_level(logging.ERROR), pytest.raises(PreflightFailed) as failed:
+        _preflight_with_rights(allowed, log=logging.getLogger("preflight-test"), read_rbac=lambda: RbacObjects(
+            roles=[role], role_bindings=[binding], namespaces=frozenset({"spark"})))  # fmt: skip
+    assert "Why: Role spark-driver lacks the verb watch on pods" in failed.value.cause
+    assert caplog.records[0].getMessage().startswith("Cause: ServiceAccount spark/spark-sa may not watch pods")
+
+
+def test_when_the_roles_may_not_be_read_the_failure_names_both_causes(caplog):
+    def denied():
+        raise KubernetesPermissionDenied(action="list roles in namespace 'spark'", detail="forbidden")
+
+    with caplog.at_level(logging.WARNING), pytest.raises(PreflightFailed) as failed:
+        _preflight_with_rights(set(), read_rbac=denied, log=logging.getLogger("preflight-test"))
+    assert "may not read the RBAC objects of namespace spark (403)" in caplog.text
+    assert failed.value.fix.startswith("Either bind Role spark-driver to spark-sa, or add the rules below")

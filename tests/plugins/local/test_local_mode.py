@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from sparkplane.exceptions import JobDefinitionError, SparkJobFailed
+from sparkplane.exceptions import JobDefinitionError, SparkJobFailed, SparkJobInvalid
 from sparkplane.operators import SparkJobOperator
 
 TEST_JOBS = Path(__file__).parents[2] / "data" / "jobs"
@@ -57,13 +57,13 @@ def test_job_that_raises_fails_with_its_exception_and_leaves_no_process():
     assert _wait_until_gone(marker, timeout_seconds=5) == []
 
 
-def test_malformed_job_argument_names_the_argument_to_fix():
+def test_malformed_job_argument_names_the_argument_to_fix_and_is_not_retried():
     marker = f"marker-{uuid.uuid4()}"
     operator = _operator(
         application="generate_orders.py",
         application_args=["--orders", "ten", "--output", f"/tmp/{marker}"],
     )
-    with pytest.raises(SparkJobFailed) as raised:
+    with pytest.raises(SparkJobInvalid) as raised:  # an AirflowFailException: no retry
         operator.execute(context={})
     assert raised.value.cause == (
         "generate_orders.py rejected its arguments: argument --orders: invalid int value: 'ten'"
