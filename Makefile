@@ -1,5 +1,5 @@
 # The two set-up commands are `make demo` and `make test`; everything else is for development.
-.PHONY: demo test faults env lock bench bench-operator bench-triggerer clean cluster-up cluster-down cluster-smoke image bootstrap lint-rbac
+.PHONY: demo test faults env lock bench bench-operator bench-triggerer bench-prepull clean cluster-up cluster-down cluster-smoke image bootstrap lint-rbac
 
 ## Run the example pipeline on the embedded default (local Spark, SQLite Airflow).
 demo:
@@ -34,6 +34,10 @@ bench-operator: env
 ## Measure one process following 100 and 500 drivers and their logs on simulated nodes (figures, not assertions).
 bench-triggerer: env
 	PYTHONPATH=plugins:cluster:tests .venv/bin/python benchmarks/triggerer_scale.py
+
+## Measure the image pre-pull on 10, 50 and 200 simulated nodes, and a job's start cold vs pre-pulled (figures).
+bench-prepull: env
+	PYTHONPATH=plugins:cluster:tests .venv/bin/python benchmarks/prepull.py
 
 ## Start the local Kubernetes cluster (real control plane, real node, KWOK nodes, registry).
 cluster-up:

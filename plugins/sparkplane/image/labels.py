@@ -86,6 +86,36 @@ def _registry_get(url: str, accept: Sequence[str]) -> tuple[dict[str, object], s
         raise ImageLabelsError(f"no registry answers at {url}: {e}. Start the registry or check its address.") from e
 
 
+def _registry_base(ref: ImageReference) -> str:
+    host = (ref.registry or "").rsplit(":", 1)[0]
+    scheme = "http" if host in ("127.0.0.1", "localhost", "[::1]") else "https"
+    return f"{scheme}://{ref.registry}/v2/{ref.repository}"
+
+
+def pin_by_digest(reference: str) -> str:
+    """Return ``reference`` by digest (``registry/repository@sha256:...``), asking its registry for a tag's digest."""
+    ref = parse_image_reference(reference)
+    if ref.reference.startswith("sha256:"):
+        return reference
+    if ref.registry is None:
+        raise ImageLabelsError(f"{reference!r} names no registry, so its digest cannot be looked up; "
+                               "give the reference image/build printed (registry/repository@sha256:...).")  # fmt: skip
+    url = f"{_registry_base(ref)}/manifests/{ref.reference}"
+    request = urllib.request.Request(url, method="HEAD", headers={"Accept": ", ".join(MANIFEST_MEDIA_TYPES)})
+    try:
+        with urllib.request.urlopen(request, timeout=REGISTRY_TIMEOUT_SECONDS) as response:
+            digest = response.headers.get("Docker-Content-Digest")
+    except urllib.error.HTTPError as e:
+        error = ImageNotFound if e.code == HTTPStatus.NOT_FOUND else ImageLabelsError
+        raise error(f"the registry answered {e.code} for {url}; check the image name and tag, and that it was "
+                    "pushed (image/build).") from e  # fmt: skip
+    except (urllib.error.URLError, OSError) as e:
+        raise ImageLabelsError(f"no registry answers at {url}: {e}. Start the registry or check its address.") from e
+    if not digest:
+        raise ImageLabelsError(f"the registry gave no digest for {reference}; give the image by digest instead.")
+    return f"{ref.registry}/{ref.repository}@{digest}"
+
+
 def read_labels_from_registry(ref: ImageReference) -> dict[str, str]:
     """Return the labels of an image from its registry: manifest, then config blob.
 
@@ -93,9 +123,7 @@ def read_labels_from_registry(ref: ImageReference) -> dict[str, str]:
 
     :param ref: an image reference that names a registry.
     """
-    host = (ref.registry or "").rsplit(":", 1)[0]
-    scheme = "http" if host in ("127.0.0.1", "localhost", "[::1]") else "https"
-    base = f"{scheme}://{ref.registry}/v2/{ref.repository}"
+    base = _registry_base(ref)
     manifest, media_type = _registry_get(f"{base}/manifests/{ref.reference}", MANIFEST_MEDIA_TYPES)
     if "manifests" in manifest:  # an index of platforms: follow linux/amd64, the nodes' platform
         chosen = next(
