@@ -30,7 +30,7 @@ import uuid
 from pathlib import Path
 
 from harness.airflow import run_dag
-from harness.cluster import LocalCluster, cluster_answers
+from harness.cluster import LocalCluster, cluster_answers, remove_image_from_real_node
 from harness.platform import airflow_identity_connection, apply_bootstrap, build_spark_image
 from kubernetes import client
 from localcluster.kwok import SIMULATED_NODE_TAINT, SIMULATED_NODE_TOLERATION
@@ -110,8 +110,6 @@ def _stages(log: str) -> dict:
 
 
 def real_node_case(cluster: LocalCluster, image: str, connection: str, home: Path) -> list[str]:
-    ctr = ["ctr", "--address", str(cluster.settings.containerd_socket), "-n", "k8s.io", "images"]
-    repository = image.split("@")[0]
     rows = []
     dags = home / "dags"
     dags.mkdir(parents=True, exist_ok=True)
@@ -119,10 +117,7 @@ def real_node_case(cluster: LocalCluster, image: str, connection: str, home: Pat
         if not (dags / name).exists():
             (dags / name).symlink_to(PROJECT_ROOT / "dags" / name)
     for case in ("cold", "pre-pulled"):
-        listed = subprocess.run([*ctr, "ls", "-q"], check=True, capture_output=True, text=True).stdout.split()
-        references = [r for r in listed if r.startswith((repository + ":", repository + "@"))]
-        if references:
-            subprocess.run([*ctr, "rm", "--sync", *references], check=True, capture_output=True)
+        remove_image_from_real_node(cluster, image)
         if case == "pre-pulled":
             started = time.monotonic()
             result = run_dag("spark_image_prepull", {"node_selector": {"kubernetes.io/hostname": cluster.settings.node_name}},

@@ -7,6 +7,7 @@ Rules are tried in order; the first that matches wins, and a generic explanation
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,12 @@ class Diagnosis:
     cause: str
     fix: str
     retry_cannot_help: bool = False
+
+
+def log_cause_and_fix(log: logging.Logger | logging.LoggerAdapter, cause: str, fix: str) -> None:
+    """Log the two lines every failed task ends with, for the on-call engineer: ``Cause:`` then ``Fix:``."""
+    log.error("Cause: %s", cause)
+    log.error("Fix: %s", fix)
 
 
 def explain_failure(exit_code: int, log_tail: Sequence[str], *, application: str) -> Diagnosis:

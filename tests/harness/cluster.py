@@ -129,3 +129,30 @@ def restart_apiserver(cluster: LocalCluster, *, down_seconds: float = 0) -> None
     assert processes.stop("kube-apiserver"), "kube-apiserver was not running"
     time.sleep(down_seconds)
     components.start_apiserver(settings, processes)
+
+
+def remove_image_from_real_node(cluster: LocalCluster, image: str, *, timeout_seconds: float = 120) -> None:
+    """Delete ``image`` (``repository@sha256:...``) from the real node's containerd, content included,
+    and return once the node's status no longer lists it (the kubelet reports images every few seconds).
+
+    Every reference to the same manifest goes: its tags, its digest and the ``sha256:`` image id
+    the CRI records, or containerd would keep the content.
+    """
+    from kubernetes import client
+
+    ctr = ["ctr", "--address", str(cluster.settings.containerd_socket), "-n", "k8s.io", "images"]
+    listed = subprocess.run([*ctr, "ls"], check=True, capture_output=True, text=True, timeout=60).stdout.splitlines()
+    repository = image.split("@")[0]
+    rows = [line.split() for line in listed[1:] if line.strip()]
+    digests = {row[2] for row in rows if row[0].startswith((repository + ":", repository + "@"))}
+    references = [row[0] for row in rows if row[2] in digests]
+    if references:
+        subprocess.run([*ctr, "rm", "--sync", *references], check=True, capture_output=True, timeout=120)
+    core = client.CoreV1Api(cluster.api_client())
+
+    def listed_on_node() -> bool:
+        images = core.read_node(cluster.settings.node_name).status.images or []
+        return any(name.split("@")[-1] in digests for entry in images for name in entry.names or [])
+
+    wait_for(listed_on_node, lambda listed: not listed, timeout_seconds=timeout_seconds, interval_seconds=2,
+             what=f"node {cluster.settings.node_name} to stop listing {image}")  # fmt: skip

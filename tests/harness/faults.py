@@ -466,12 +466,16 @@ def _first_driver_gone(context: FaultContext) -> bool:
 #: writes at a steady pace once its first line is in the task log, so the bound is in lines.
 _AFTER_A_HARD_KILL = int(2 / LINE_INTERVAL_SECONDS)
 
+#: make test runs the quick faults once; the others (quick=False) run in make faults only, being
+#: long (outages of minutes), or close to a quick one or to a test of the follower alone:
+#: scheduler_sigkill (the scheduler holds no part of a deferred task), driver_deleted
+#: (tests/kubernetes/test_driver_follower.py), user_clears (the on_kill of user_marks_failed).
 FAULTS = {
     fault.name: fault
     for fault in (
         Fault("triggerer_sigkill", _restart("triggerer"), _log_goes_on,
               Expected("success", 1, {1: 1}, repeated_at_most=_AFTER_A_HARD_KILL)),
-        Fault("scheduler_sigkill", _restart("scheduler"), _scheduler_back, Expected("success", 1, {1: 1})),
+        Fault("scheduler_sigkill", _restart("scheduler"), _scheduler_back, Expected("success", 1, {1: 1}), quick=False),
         # The follower reconnects and resumes the log after the last line it passed on.
         Fault("api_server_restart", _restart_api_server, _log_goes_on, Expected("success", 1, {1: 1})),
         # The follower gives up; the driver is kept, and the retry follows it to its end.
@@ -481,7 +485,7 @@ FAULTS = {
         # The retry follows the driver the killed try started.
         Fault("worker_sigkill", _kill_worker, _retried, Expected("success", 2, {1: 1})),
         # The follower reports the deletion; the retry starts a driver of its own.
-        Fault("driver_deleted", _delete_driver, _retried, Expected("success", 2, {1: 1, 2: 1})),
+        Fault("driver_deleted", _delete_driver, _retried, Expected("success", 2, {1: 1, 2: 1}), quick=False),
         # Proxy faults: the platform's connections to the API server break as networks break them.
         # make test runs their quick versions on the follower alone (test_api_faults.py,
         # test_driver_follower.py, test_follower_faults.py); make faults runs them under Airflow.
@@ -507,7 +511,7 @@ FAULTS = {
         # The trigger's on_kill deletes the driver; no retry.
         Fault("user_marks_failed", _mark_failed, _first_driver_gone, Expected("failed", 1, {1: 1}, lines_checked=False)),
         # The first driver is deleted; the cleared task runs again with a driver of its own.
-        Fault("user_clears", _clear, _first_driver_gone, Expected("success", 2, {1: 1, 2: 1})),
+        Fault("user_clears", _clear, _first_driver_gone, Expected("success", 2, {1: 1, 2: 1}), quick=False),
         # Airflow ends the deferral without on_kill; the operator deletes the driver before failing.
         Fault("execution_timeout", _outlive_the_timeout, _first_driver_gone,
               Expected("failed", 1, {1: 1}, lines_checked=False)),

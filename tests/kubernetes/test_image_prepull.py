@@ -6,13 +6,13 @@ updates a node's ``status.images`` (its Pulled events carry no duration either),
 ``status.images`` as a kubelet would where a node holds the image. One node is tainted against
 Spark's pods, one is cordoned, one cannot take another pod, one lists the image already. On the
 real node the pull is real: the image is first removed from its containerd, then the pre-pull
-fetches it from the local registry, and a Spark job started afterwards finds it present.
+fetches it from the local registry, and a Spark job started afterwards finds it present. A run a
+user marks failed through the REST API, under real Airflow services, leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 import urllib3
 from harness.airflow import run_dag
-from harness.platform import TEST_DAGS
+from harness.cluster import remove_image_from_real_node
+from harness.platform import TEST_DAGS, platform_airflow
 from harness.simulated import simulated_nodes
 from harness.waits import wait_for
 from kubernetes import client, watch
@@ -71,17 +72,27 @@ def _lists_image(core: client.CoreV1Api, node: str, image: str) -> None:
                                                          "sizeBytes": 1_480_000_000}]}})  # fmt: skip
 
 
+def _forget_images(core: client.CoreV1Api) -> None:
+    """Let no simulated node list an image (an earlier run of this test may have written some)."""
+    for node in core.list_node(label_selector=f"{NODE_TYPE_LABEL}=simulated").items:
+        if node.status.images:
+            core.patch_node_status(node.metadata.name, {"status": {"images": []}})
+
+
 @pytest.fixture
 def more_nodes(local_cluster) -> Iterator[list[str]]:
     core = client.CoreV1Api(local_cluster.api_client())
-    names = [f"prepull-{uuid.uuid4().hex[:6]}-{number:02d}" for number in range(MORE_NODES)]
+    prefix = f"prepull-{uuid.uuid4().hex[:6]}"
+    names = [f"{prefix}-{number:02d}" for number in range(MORE_NODES)]
+    _forget_images(core)
     try:
         _add_nodes(core, names)
         yield names
     finally:
-        for name in core.list_node().items:
-            if name.metadata.name.startswith(tuple(n[:14] for n in names)):
-                core.delete_node(name.metadata.name)
+        for node in core.list_node().items:
+            if node.metadata.name.startswith(prefix):
+                core.delete_node(node.metadata.name)
+        _forget_images(core)
 
 
 class PullerCount:
@@ -161,7 +172,7 @@ def test_prepull_covers_every_eligible_node_a_few_at_a_time_and_reports_the_othe
     for node in eligible:
         if node not in failing and node != full:
             _lists_image(core, node, spark_image)
-    joined = f"{more_nodes[0][:14]}-joined"
+    joined = f"{more_nodes[0].rsplit('-', 1)[0]}-joined"
     _add_nodes(core, [joined])
     with PullerCount(core) as pullers:
         again = run_dag("prepull_simulated", {"image": spark_image, "concurrency": CONCURRENCY, "min_coverage_percent": 80},
@@ -174,20 +185,10 @@ def test_prepull_covers_every_eligible_node_a_few_at_a_time_and_reports_the_othe
     _nothing_left(core)
 
 
-def _remove_from_the_real_node(local_cluster, image: str) -> None:
-    """Delete every reference to the image's repository from the real node's containerd (its content goes too)."""
-    ctr = ["ctr", "--address", str(local_cluster.settings.containerd_socket), "-n", "k8s.io", "images"]
-    listed = subprocess.run([*ctr, "ls", "-q"], check=True, capture_output=True, text=True, timeout=60).stdout.split()
-    repository = image.split("@")[0]
-    references = [reference for reference in listed if reference.startswith((repository + ":", repository + "@"))]
-    if references:
-        subprocess.run([*ctr, "rm", "--sync", *references], check=True, capture_output=True, timeout=120)
-
-
 def test_prepull_pulls_on_the_real_node_and_a_job_then_finds_the_image_present(
     local_cluster, airflow_connection, spark_image, tmp_path
 ):
-    _remove_from_the_real_node(local_cluster, spark_image)
+    remove_image_from_real_node(local_cluster, spark_image)
     real_node = local_cluster.settings.node_name
     dags = _dags_folder(tmp_path, DAGS / "spark_image_prepull.py", DAGS / "spark_smoke_test.py")
     pulled = run_dag("spark_image_prepull", {"node_selector": {"kubernetes.io/hostname": real_node}},
@@ -204,3 +205,20 @@ def test_prepull_pulls_on_the_real_node_and_a_job_then_finds_the_image_present(
     log = job.stdout + job.stderr
     assert job.returncode == 0, log[-6000:]
     assert "'pulling': 0.0" in log, "the driver pulled the image although it had been pre-pulled"
+
+
+def test_a_prepull_a_user_marks_failed_mid_run_leaves_nothing(local_cluster, airflow_connection, spark_image, tmp_path):
+    core = client.CoreV1Api(local_cluster.api_client())
+    with platform_airflow(tmp_path, "prepull_simulated.py", connection=airflow_connection, image=spark_image) as airflow:
+        run_id = airflow.trigger("prepull_simulated", {"image": spark_image, "concurrency": 1})
+
+        def pullers() -> list:
+            return core.list_namespaced_pod(PREPULL_NAMESPACE, label_selector=PREPULL_SELECTOR).items
+
+        wait_for(pullers, bool, timeout_seconds=120, interval_seconds=0.5, what="the first puller pod")
+        airflow.rest("PATCH", f"/dags/prepull_simulated/dagRuns/{run_id}/taskInstances/pull_image",
+                     {"new_state": "failed"})  # fmt: skip
+        assert airflow.wait_for_run("prepull_simulated", run_id, timeout_seconds=120) == "failed"
+        _nothing_left(core)
+        log = airflow.task_log("prepull_simulated", run_id, "pull_image", 1)
+    assert "image present on" not in log, "the run went on to its end although it was marked failed"

@@ -17,7 +17,7 @@ from secrets import token_bytes
 from typing import TYPE_CHECKING, Any
 
 from sparkplane import settings
-from sparkplane.diagnosis import SIGKILL_EXIT_CODE, Diagnosis, explain_failure
+from sparkplane.diagnosis import SIGKILL_EXIT_CODE, Diagnosis, explain_failure, log_cause_and_fix
 from sparkplane.exceptions import (
     ForeignDriverPod,
     JobDefinitionError,
@@ -288,8 +288,7 @@ class DriverLauncher:
             self.delete_driver(name, uid=uid)
             return result
         diagnosis = self.diagnose(event, application=application)
-        self.log.error("Cause: %s", diagnosis.cause)
-        self.log.error("Fix: %s", diagnosis.fix)
+        log_cause_and_fix(self.log, diagnosis.cause, diagnosis.fix)
         # A driver that never ran has no log to read, only events, which are logged above:
         # keeping it would only hold its resource requests (or retry a pull) until swept.
         if (delete_failed_driver or status == "timeout" or not event.get("container_started", True)
@@ -309,8 +308,7 @@ class DriverLauncher:
         denied): it may still run. Deleting it would throw its work away; the retry follows it
         instead. Nothing more is asked of the API, which may well still not answer."""
         diagnosis = self.diagnose(event, application=application)
-        self.log.error("Cause: %s", diagnosis.cause)
-        self.log.error("Fix: %s", diagnosis.fix)
+        log_cause_and_fix(self.log, diagnosis.cause, diagnosis.fix)
         self.log.warning("Driver pod %s/%s is kept: its state is unknown, and the task's retry follows it "
                          "instead of starting the job again", event["namespace"], event["pod_name"])  # fmt: skip
         raise job_failure(diagnosis.cause, diagnosis.fix, retry_cannot_help=diagnosis.retry_cannot_help)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sparkplane import spark_conf as c
+from sparkplane.diagnosis import log_cause_and_fix
 from sparkplane.exceptions import KubernetesPermissionDenied, PreflightFailed
 from sparkplane.image.contents import (
     ImageContents,
@@ -344,8 +345,7 @@ def check_quota_headroom(
 
 def _logged(failure: PreflightFailed, log: logging.Logger | logging.LoggerAdapter) -> PreflightFailed:
     """Log the failure's ``Cause:`` and ``Fix:`` lines, as every failed job's task log ends; return it to raise."""
-    log.error("Cause: %s", failure.cause)
-    log.error("Fix: %s", failure.fix)
+    log_cause_and_fix(log, failure.cause, failure.fix)
     return failure
 
 

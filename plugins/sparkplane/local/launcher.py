@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sparkplane import settings
-from sparkplane.diagnosis import explain_failure
+from sparkplane.diagnosis import explain_failure, log_cause_and_fix
 from sparkplane.exceptions import JobDefinitionError, job_failure
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.local.process import StreamingProcess
@@ -97,8 +97,7 @@ class LocalLauncher:
             result = self._process.run(on_line=lambda line: self.log.info("%s", line))
         if result.exit_code != 0:
             diagnosis = explain_failure(result.exit_code, result.tail, application=spec.application)
-            self.log.error("Cause: %s", diagnosis.cause)
-            self.log.error("Fix: %s", diagnosis.fix)
+            log_cause_and_fix(self.log, diagnosis.cause, diagnosis.fix)
             raise job_failure(diagnosis.cause, diagnosis.fix, retry_cannot_help=diagnosis.retry_cannot_help)
         self.log.info("%s finished successfully", spec.application)
         return {"application": spec.application, "master": self.master, "exit_code": 0}

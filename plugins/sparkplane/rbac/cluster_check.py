@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubernetes import client
 
+from sparkplane.diagnosis import log_cause_and_fix
 from sparkplane.exceptions import KubernetesPermissionDenied, RbacCheckFailed
 from sparkplane.kubernetes.identity import (
     AIRFLOW_NAMESPACE,
@@ -127,6 +128,5 @@ def _log_report(report: NamespaceReport, log: logging.Logger | logging.LoggerAda
 
 
 def _logged(failure: RbacCheckFailed, log: logging.Logger | logging.LoggerAdapter) -> RbacCheckFailed:
-    log.error("Cause: %s", failure.cause)
-    log.error("Fix: %s", failure.fix)
+    log_cause_and_fix(log, failure.cause, failure.fix)
     return failure

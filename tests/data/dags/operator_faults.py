@@ -34,8 +34,9 @@ ON_A_SIMULATED_NODE = {
 QUICK = FollowerTiming(progress_interval_seconds=2, reconnect_delay_seconds=0.5, checkpoint_interval_seconds=1,
                        api_unreachable_seconds=10, access_denied_seconds=10, log_refused_seconds=10,
                        log_drain_seconds=5)  # fmt: skip
-#: Also on a simulated node, evicted 2 s after the node goes NotReady or unreachable (not 300 s).
-EVICTED_SOON = {"spec": {**ON_A_SIMULATED_NODE["spec"], "tolerations": [
+#: Also on a simulated node, evicted 2 s after the node goes NotReady or unreachable (not 300 s),
+#: with a 5 s grace period (not 30 s) for the deletion no kubelet will confirm.
+EVICTED_SOON = {"spec": {**ON_A_SIMULATED_NODE["spec"], "terminationGracePeriodSeconds": 5, "tolerations": [
     *ON_A_SIMULATED_NODE["spec"]["tolerations"],
     *({"key": f"node.kubernetes.io/{state}", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 2}
       for state in ("not-ready", "unreachable")),
