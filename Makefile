@@ -1,5 +1,5 @@
 # The two set-up commands are `make demo` and `make test`; everything else is for development.
-.PHONY: demo test faults env lock bench bench-operator bench-triggerer bench-prepull clean cluster-up cluster-down cluster-smoke image bootstrap lint-rbac
+.PHONY: demo test test-long faults env lock bench bench-operator bench-triggerer bench-prepull clean cluster-up cluster-down cluster-smoke image bootstrap lint-rbac
 
 ## Run the example pipeline on the embedded default (local Spark, SQLite Airflow).
 demo:
@@ -9,11 +9,15 @@ demo:
 test: env
 	scripts/run-tests
 
+## Run the tests too long for make test: the fault tests with real Spark jobs, an image build with no layer cache.
+test-long: env
+	scripts/run-tests -m long
+
 ## Run each fault FAULT_RUNS times (default 5; FAULTS=a,b for some) and print the table, then the
 ## fault tests that run real Spark jobs (too long for make test).
 faults: env
 	PYTHONPATH=plugins:cluster:tests .venv/bin/python benchmarks/faults.py
-	scripts/run-tests -m long
+	scripts/run-tests -m long tests/kubernetes
 
 ## Create the Python environment from requirements.lock (cached by the lock's hash).
 env:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from image_helpers import DOCKER, PROJECT_ROOT, copy_build_context, docker_run, run_build
 from sparkplane.image.contents import normalize_name, read_image_contents
 
@@ -160,6 +161,7 @@ def test_image_carries_the_bootstrap_pod_templates(built_image):
         assert inside == (PROJECT_ROOT / "spark-bootstrap" / "pod-templates" / name).read_text()
 
 
+@pytest.mark.long  # a fresh machine's first build is one already; make test-long runs it
 def test_a_build_with_no_layer_cache_succeeds_from_the_base_image(tmp_path):
     # What a fresh machine does: every step runs (Java, Python, the lock, the jobs). Built from a
     # copy with one job edited, so the cold image gets its own tag and leaves the others alone.

@@ -13,6 +13,9 @@ user marks failed through the REST API, under real Airflow services, leaves noth
 from __future__ import annotations
 
 import contextlib
+import json
+import re
+import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
@@ -127,6 +130,16 @@ class PullerCount:
         self._watch.stop()
 
 
+def _coverage_and_asset_event(airflow_db: Path) -> tuple[dict, dict]:
+    """Return the last pre-pull's coverage XCom and the extra of the Asset event it recorded."""
+    with sqlite3.connect(airflow_db) as db:
+        (coverage,), = db.execute("SELECT value FROM xcom WHERE dag_id = 'prepull_simulated' AND key = 'coverage' "
+                                  "ORDER BY timestamp DESC LIMIT 1").fetchall()  # fmt: skip
+        (extra,), = db.execute("SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+                               "WHERE a.name = 'sparkplane_spark_image_ready' ORDER BY e.timestamp DESC LIMIT 1").fetchall()  # fmt: skip
+    return json.loads(coverage), json.loads(extra)
+
+
 def _nothing_left(core: client.CoreV1Api) -> None:
     def left() -> list[str]:
         pods = core.list_namespaced_pod(PREPULL_NAMESPACE, label_selector=PREPULL_SELECTOR).items
@@ -161,6 +174,7 @@ def test_prepull_covers_every_eligible_node_a_few_at_a_time_and_reports_the_othe
     assert f"Already present on 1 node: {listed}" in log
     assert "simulated pull failure" in log and all(node in log for node in failing)
     assert "Puller could not be scheduled on 1 node:" in log and f"  {full}: " in log
+    assert re.search(rf"waiting to be scheduled on {full} for \d+ s", log), "no progress line while the puller waited"
     assert "dedicated=gpu:NoSchedule" in log and local_cluster.settings.node_name in log  # not eligible, and why
     assert "cordoned" in log
     assert "below the required 100%" in log
@@ -182,6 +196,9 @@ def test_prepull_covers_every_eligible_node_a_few_at_a_time_and_reports_the_othe
     assert f"Pulled on 1 node: {joined} " in log, log[-6000:]
     assert f"platform image ready: {spark_image}" in log
     assert pullers.created == 1 + len(failing) + 1  # the new node, and the nodes still without the image
+    coverage, event_extra = _coverage_and_asset_event(tmp_path / "airflow" / "airflow.db")
+    assert coverage == f"image present on {len(eligible) - len(failing)}/{len(eligible) + 1} eligible nodes", coverage
+    assert event_extra["image"] == spark_image and event_extra["coverage"] == coverage, event_extra
     _nothing_left(core)
 
 

@@ -46,6 +46,7 @@ class ImagePrepullOperator(BaseOperator):
     :param pull_timeout_seconds: how long one node's pull may take (templated).
     :param unschedulable_grace_seconds: how long a puller may wait for the scheduler before its
         node is reported as unable to take it.
+    :param progress_interval_seconds: how often each node still pulling is reported in the task log.
     :param image_pull_secrets: Secrets in the platform namespace holding the registry's credentials.
     :param kubernetes_conn_id: the cluster's Airflow connection.
     :param pod_templates_dir: the folder of Spark's pod templates (spark-bootstrap/pod-templates).
@@ -65,6 +66,7 @@ class ImagePrepullOperator(BaseOperator):
         min_coverage_percent: float | str = 100,
         pull_timeout_seconds: float | str = 900,
         unschedulable_grace_seconds: float = 60,
+        progress_interval_seconds: float = 30,
         image_pull_secrets: Sequence[str] = (),
         kubernetes_conn_id: str | None = settings.KUBERNETES_CONN_ID,
         pod_templates_dir: Path | None = None,
@@ -81,6 +83,7 @@ class ImagePrepullOperator(BaseOperator):
         self.min_coverage_percent = min_coverage_percent
         self.pull_timeout_seconds = pull_timeout_seconds
         self.unschedulable_grace_seconds = unschedulable_grace_seconds
+        self.progress_interval_seconds = progress_interval_seconds
         self.image_pull_secrets = image_pull_secrets
         self.kubernetes_conn_id = kubernetes_conn_id
         self.pod_templates_dir = pod_templates_dir
@@ -113,6 +116,7 @@ class ImagePrepullOperator(BaseOperator):
                 image=reference, kinds=self._kinds(), concurrency=int(self.concurrency),
                 pull_timeout_seconds=float(self.pull_timeout_seconds),
                 unschedulable_grace_seconds=self.unschedulable_grace_seconds,
+                progress_interval_seconds=self.progress_interval_seconds,
                 image_pull_secrets=tuple(self.image_pull_secrets),
             )  # fmt: skip
             run = PrepullRun(hook, plan, run_key=run_key_of(ti.dag_id, ti.run_id, str(ti.try_number), reference),

@@ -41,4 +41,5 @@ with DAG(
         min_coverage_percent="{{ params.min_coverage_percent }}",
         pull_timeout_seconds="{{ params.pull_timeout_seconds }}",
         unschedulable_grace_seconds=20,  # time for the scheduler to hear of nodes created just before
+        progress_interval_seconds=5,  # a line per node still pulling every 5 s, so a test sees one
     )
