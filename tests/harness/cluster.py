@@ -132,23 +132,35 @@ def restart_apiserver(cluster: LocalCluster, *, down_seconds: float = 0) -> None
 
 
 def remove_image_from_real_node(cluster: LocalCluster, image: str, *, timeout_seconds: float = 120) -> None:
-    """Delete ``image`` (``repository@sha256:...``) from the real node's containerd, content included,
-    and return once the node's status no longer lists it (the kubelet reports images every few seconds).
+    """Delete ``image`` (``repository@sha256:...``) from the real node's containerd, content and
+    unpacked layers included, and return once the node's status no longer lists it (the kubelet
+    reports images every few seconds), so that the next pull fetches it from the registry.
 
-    Every reference to the same manifest goes: its tags, its digest and the ``sha256:`` image id
-    the CRI records, or containerd would keep the content.
+    The pods on the node that use the image go first (earlier jobs' kept drivers, their
+    executors): a container's layers stay while the container does, and a pull that finds them
+    fetches nothing. Then every reference to the same manifest goes: its tags, its digest and the
+    ``sha256:`` image id the CRI records, or containerd would keep the content.
     """
     from kubernetes import client
 
-    ctr = ["ctr", "--address", str(cluster.settings.containerd_socket), "-n", "k8s.io", "images"]
-    listed = subprocess.run([*ctr, "ls"], check=True, capture_output=True, text=True, timeout=60).stdout.splitlines()
+    core = client.CoreV1Api(cluster.api_client())
     repository = image.split("@")[0]
+    _delete_pods_using(core, cluster.settings.node_name, repository, timeout_seconds=timeout_seconds)
+    ctr = ["ctr", "--address", str(cluster.settings.containerd_socket), "-n", "k8s.io"]
+
+    def containers_using() -> list[str]:  # the kubelet removes a deleted pod's containers a little later
+        listed = subprocess.run([*ctr, "containers", "ls"], check=True, capture_output=True, text=True, timeout=60)
+        rows = [line.split() for line in listed.stdout.splitlines()[1:] if line.strip()]
+        return [row[0] for row in rows if len(row) > 1 and _of_repository(row[1], repository)]
+
+    wait_for(containers_using, lambda left: not left, timeout_seconds=timeout_seconds, interval_seconds=1,
+             what=f"the containers on the real node using {repository} to be removed")  # fmt: skip
+    listed = subprocess.run([*ctr, "images", "ls"], check=True, capture_output=True, text=True, timeout=60).stdout.splitlines()
     rows = [line.split() for line in listed[1:] if line.strip()]
-    digests = {row[2] for row in rows if row[0].startswith((repository + ":", repository + "@"))}
+    digests = {row[2] for row in rows if _of_repository(row[0], repository)}
     references = [row[0] for row in rows if row[2] in digests]
     if references:
-        subprocess.run([*ctr, "rm", "--sync", *references], check=True, capture_output=True, timeout=120)
-    core = client.CoreV1Api(cluster.api_client())
+        subprocess.run([*ctr, "images", "rm", "--sync", *references], check=True, capture_output=True, timeout=120)
 
     def listed_on_node() -> bool:
         images = core.read_node(cluster.settings.node_name).status.images or []
@@ -156,3 +168,21 @@ def remove_image_from_real_node(cluster: LocalCluster, image: str, *, timeout_se
 
     wait_for(listed_on_node, lambda listed: not listed, timeout_seconds=timeout_seconds, interval_seconds=2,
              what=f"node {cluster.settings.node_name} to stop listing {image}")  # fmt: skip
+
+
+def _delete_pods_using(core: CoreV1Api, node: str, repository: str, *, timeout_seconds: float) -> None:
+    """Delete every pod on ``node`` with a container of ``repository``; return once they are gone."""
+
+    def pods_using() -> list[tuple[str, str]]:
+        pods = core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
+        return [(pod.metadata.namespace, pod.metadata.name) for pod in pods
+                if any(_of_repository(c.image, repository) for c in [*pod.spec.containers, *(pod.spec.init_containers or [])])]  # fmt: skip
+
+    for namespace, name in pods_using():
+        core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+    wait_for(pods_using, lambda left: not left, timeout_seconds=timeout_seconds, interval_seconds=1,
+             what=f"the pods on {node} using {repository} to be gone")  # fmt: skip
+
+
+def _of_repository(reference: str, repository: str) -> bool:
+    return reference.startswith((repository + ":", repository + "@"))

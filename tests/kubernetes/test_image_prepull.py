@@ -215,6 +215,7 @@ def test_prepull_pulls_on_the_real_node_and_a_job_then_finds_the_image_present(
     assert pulled.returncode == 0, log[-6000:]
     assert "image present on 1/1 eligible nodes" in log, log[-6000:]
     assert f"Pulled on 1 node: {real_node} " in log and f"pulled on {real_node} in " in log, log[-6000:]
+    print(next(line for line in log.splitlines() if f"pulled on {real_node} in " in line))  # the real pull's time
     _nothing_left(client.CoreV1Api(local_cluster.api_client()))
 
     job = run_dag("spark_smoke_test", {"lines": 3, "executors": 1}, image=spark_image, connection=airflow_connection,
