@@ -179,6 +179,8 @@ class Expected:
             problems.append(f"the final try's log lacks {self.log_holds!r}")
         if outcome.leftovers:
             problems.append(f"left behind {LEFTOVER_SECONDS}s after the run: {outcome.leftovers}")
+        if outcome.detect_seconds is None:  # the run proves nothing about a fault that never took effect
+            problems.append("the platform never showed that it met the fault (not detected in time)")
         return problems
 
 

@@ -130,7 +130,7 @@ class PullerCount:
         self._watch.stop()
 
 
-def _coverage_and_asset_event(airflow_db: Path) -> tuple[dict, dict]:
+def _coverage_and_asset_event(airflow_db: Path) -> tuple[str, dict]:
     """Return the last pre-pull's coverage XCom and the extra of the Asset event it recorded."""
     with sqlite3.connect(airflow_db) as db:
         (coverage,), = db.execute("SELECT value FROM xcom WHERE dag_id = 'prepull_simulated' AND key = 'coverage' "
