@@ -398,9 +398,15 @@ def _bring_the_node_back(context: FaultContext) -> None:
 
 
 def _expire_the_drivers_watch(context: FaultContext) -> None:
-    """Keep the driver quiet (no change to its pod) until the API server forgets the version its follower watches from."""
+    """Stop the triggerer, keep the driver quiet until the API server forgets its pod's version, start it again.
+
+    A follower that resumes watches from the version of the pod's last change, which is no longer
+    in the API server's watch cache: as after a triggerer outage longer than the cache keeps
+    changes, with a driver that wrote nothing meanwhile. A running follower's own watch cannot be
+    made to expire on demand: the bookmarks the API server sends move its version forward.
+    """
     context.driver.writing.clear()
-    time.sleep(2)  # the last checkpoint's PATCH lands
+    context.airflow.stop("triggerer")  # gracefully: its follower checkpoints the log position on the pod
     changed_at = time.monotonic()
     scratch = f"faults-watch-cache-{int(time.time())}"
     create_namespace(context.core, scratch)
@@ -409,7 +415,13 @@ def _expire_the_drivers_watch(context: FaultContext) -> None:
                                     changed_at=changed_at)  # fmt: skip
     finally:
         context.core.delete_namespace(scratch)
-        context.driver.writing.set()
+        context.airflow.start("triggerer")
+    # Quiet until the new follower has watched: a line now would change the pod (its checkpoint)
+    # before the follower reads it, and it would watch from a version the server still has.
+    with contextlib.suppress(WaitTimeout):
+        wait_for(lambda: _watch_relisted(context), bool, timeout_seconds=120, interval_seconds=0.5,
+                 what="the restarted follower's watch to be refused with 410 Gone")  # fmt: skip
+    context.driver.writing.set()
 
 
 def _watch_relisted(context: FaultContext) -> bool:
@@ -500,7 +512,7 @@ FAULTS = {
         Fault("half_open", _go_silent, _silence_noticed, Expected("success", 1, {1: 1}), quick=False),
         # Every connection reset once: the watch and the log stream reconnect.
         Fault("log_stream_cut", _cut_connections, _log_goes_on, Expected("success", 1, {1: 1}), quick=False),
-        # The watch's version forgotten by the API server (410 Gone): the pod is listed afresh.
+        # The pod's version forgotten by the API server while the triggerer was down (410 Gone): listed afresh.
         Fault("watch_410", _expire_the_drivers_watch, _watch_relisted, Expected("success", 1, {1: 1}), quick=False,
               extra_seconds=300),
         # A 5 MiB line: passed on cut, with a marker; the lines after it follow.

@@ -61,8 +61,8 @@ FAULTS = {
         QUICK, log_quiet_seconds=5, connect_timeout_seconds=3, read_timeout_seconds=5, watch_read_margin_seconds=3,
         api_unreachable_seconds=60)},  # fmt: skip
     "log_stream_cut": {},
-    # Watches of one second get no bookmarks, so the follower resumes from the pod's last change.
-    "watch_410": {"follower_timing": dataclasses.replace(QUICK, progress_interval_seconds=1)},
+    # The triggerer comes back after the API server forgot the driver pod's version.
+    "watch_410": {},
     "long_line": {},
     # A driver deleted and not confirmed gone 5 s after its grace period is taken for lost.
     "node_not_ready": {"pod_template": EVICTED_SOON,
