@@ -1,5 +1,5 @@
 # The two set-up commands are `make demo` and `make test`; everything else is for development.
-.PHONY: demo test test-long faults env lock bench bench-operator bench-triggerer bench-prepull clean cluster-up cluster-down cluster-smoke image bootstrap lint-rbac
+.PHONY: demo test test-long faults env lock bench bench-operator bench-triggerer bench-prepull bench-quality clean cluster-up cluster-down cluster-smoke image bootstrap lint-rbac
 
 ## Run the example pipeline on the embedded default (local Spark, SQLite Airflow).
 demo:
@@ -42,6 +42,10 @@ bench-triggerer: env
 ## Measure the image pre-pull on 10, 50 and 200 simulated nodes, and a job's start cold vs pre-pulled (figures).
 bench-prepull: env
 	PYTHONPATH=plugins:cluster:tests .venv/bin/python benchmarks/prepull.py
+
+## Measure the data-quality gate's share of the example report job on 300,000 and 3,000,000 orders (figures).
+bench-quality: env
+	PYTHONPATH=jobs:plugins .venv/bin/python benchmarks/quality_gate.py
 
 ## Start the local Kubernetes cluster (real control plane, real node, KWOK nodes, registry).
 cluster-up:

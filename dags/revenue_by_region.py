@@ -1,7 +1,9 @@
 """Daily revenue by customer region, the example pipeline born from a notebook.
 
 generate_orders writes a deterministic orders/customers data set for the run's date; then
-revenue_by_region joins and aggregates it into a Parquet report. Both tasks run through the
+revenue_by_region joins and aggregates it into a Parquet report, published only if its data-quality
+expectations pass (jobs/expectations/revenue_by_region.py; the result is in the task's XCom
+"quality", the full result and Data Docs under the run folder's _quality/). Both tasks run through the
 platform's Spark operator, locally by default and on Kubernetes when a cluster is configured.
 Outputs are partitioned by the run's logical date, so re-running a date overwrites it.
 """

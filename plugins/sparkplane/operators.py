@@ -26,6 +26,7 @@ from sparkplane.kubernetes.identity import DEFAULT_KEEP_FAILED_SECONDS, TaskTry
 from sparkplane.kubernetes.secret_refs import SecretReference
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts
 from sparkplane.local.launcher import LocalLauncher
+from sparkplane.quality.result_line import QUALITY_XCOM_KEY
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -145,8 +146,13 @@ class SparkJobOperator(BaseOperator):
             return self._submit_to_kubernetes(spec, context)
         for reference in self.secrets:
             self.log.warning("Local mode has no Kubernetes Secrets: the job runs without %s", reference)
-        self._local = LocalLauncher(log=self.log)
+        self._local = LocalLauncher(log=self.log, on_quality_result=lambda result: self._push_quality(context, result))
         return self._local.run(spec)
+
+    @staticmethod
+    def _push_quality(context: Context, result: dict[str, Any]) -> None:
+        """Put the job's data-quality result in XCom (key ``quality``), shown in the UI even when the task fails."""
+        context["ti"].xcom_push(key=QUALITY_XCOM_KEY, value=result)
 
     def on_kill(self) -> None:
         if self._local is not None:
@@ -217,4 +223,5 @@ class SparkJobOperator(BaseOperator):
             application=self.application.rsplit("/", 1)[-1],
             delete_failed_driver=self.delete_failed_driver,
             keep_failed_driver=self.keep_failed_driver,
+            on_quality_result=lambda result: self._push_quality(context, result),
         )

@@ -58,6 +58,7 @@ def test_pipeline_succeeds_and_streams_the_job_output_into_the_task_log(pipeline
     log = result.stdout + result.stderr
     assert f"Wrote {CUSTOMERS} customers and {ORDERS} orders" in log
     assert "revenue_by_region.py finished successfully" in log
+    assert "Data quality of revenue_by_region: passed, published to" in log
 
 
 def test_report_matches_an_independent_computation(pipeline_run):

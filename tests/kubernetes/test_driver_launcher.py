@@ -9,6 +9,7 @@ A pod with a task's driver labels that the platform did not sign is never follow
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -17,12 +18,12 @@ from datetime import timedelta
 
 import pytest
 from harness.log_capture import CapturedLines
-from harness.simulated import SIMULATED_IMAGE, mark_finished, on_simulated_node, simulated_node
+from harness.simulated import SIMULATED_IMAGE, append_log_line, mark_finished, on_simulated_node, simulated_node
 from localcluster.kwok import SIMULATED_NODE_TOLERATION
 from harness.waits import wait_for
 from kubernetes import client
 
-from sparkplane.exceptions import ForeignDriverPod, SparkJobFailed
+from sparkplane.exceptions import ForeignDriverPod, SparkJobFailed, SparkJobInvalid
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.kubernetes.driver_pod import KubernetesTarget, build_driver_pod
 from sparkplane.kubernetes.driver_signature import signature_of
@@ -100,6 +101,41 @@ def test_a_driver_past_a_stage_timeout_is_deleted(local_cluster, launcher, runni
                               if p.metadata.deletion_timestamp is None],
                      lambda left: name not in left, timeout_seconds=30, what=f"{name} to be deleted")  # fmt: skip
     assert name not in names
+
+
+#: What a job's data-quality gate prints when it refused to publish (jobs/quality/gate.py).
+REFUSED = {"job": "revenue_by_region", "status": "failed", "published": False, "output": "s3a://data/report",
+           "validation_result": "s3a://data/_quality/report/validation.json",
+           "data_docs": "s3a://data/_quality/report/data_docs/index.html", "validation_seconds": 3.1,
+           "datasets": [{"name": "orders", "expectations": 8, "failed": 1, "failures": [
+               {"expectation": "expect_column_values_to_be_unique(column=order_id)", "blocking": True,
+                "observed": "10 of 2000 rows unexpected (0.50%)", "sample": [100, 100, 101, 101, 102]}]}]}  # fmt: skip
+
+
+def test_a_driver_its_quality_gate_stopped_is_explained_by_the_failed_expectation(local_cluster, launcher,
+                                                                                   running_driver):  # fmt: skip
+    driver_launcher, _ = launcher
+    _, name = running_driver
+    core = client.CoreV1Api(local_cluster.api_client())
+    log_file = local_cluster.settings.simulated_container_log
+    log_file.write_text("")  # every simulated container shows this file
+    try:
+        append_log_line(log_file, "sparkplane.quality: " + json.dumps(REFUSED))
+        append_log_line(log_file, "Not published: blocking expectations failed")
+        mark_finished(core, SPARK_NAMESPACE, name, container="spark-kubernetes-driver", phase="Failed", exit_code=1,
+                      reason="Error")  # fmt: skip
+        seen: list[dict] = []
+        event = {"status": "failed", "message": "driver failed", "pod_name": name, "namespace": SPARK_NAMESPACE,
+                 "container_started": True}  # fmt: skip
+        with pytest.raises(SparkJobInvalid) as raised:  # the same data would fail the same way: no retry
+            driver_launcher.finish(event, application="revenue_by_region.py", delete_failed_driver=False,
+                                   keep_failed_driver=timedelta(days=1), on_quality_result=seen.append)  # fmt: skip
+    finally:
+        log_file.write_text("")
+    assert raised.value.cause == (
+        "revenue_by_region.py did not publish s3a://data/report: 1 blocking data-quality expectation failed: "
+        "orders: expect_column_values_to_be_unique(column=order_id): 10 of 2000 rows unexpected (0.50%).")
+    assert seen == [REFUSED]
 
 
 @pytest.fixture

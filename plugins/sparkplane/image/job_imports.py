@@ -64,6 +64,49 @@ def third_party_imports(modules: Iterable[str], *, local_modules: Iterable[str])
     return set(modules) - set(sys.stdlib_module_names) - {"__future__"} - set(local_modules)
 
 
+def job_third_party_imports(job_file: Path, jobs_dir: Path) -> set[str]:
+    """Return the third-party modules a job needs: its own imports and those of every module of
+    the jobs folder it imports (see ``job_source_files``).
+
+    :param job_file: the job's file.
+    :param jobs_dir: the folder of the job modules, whose names the job imports as its own.
+    """
+    local_modules = local_module_names(jobs_dir)
+    needed: set[str] = set()
+    for path in job_source_files(job_file, jobs_dir):
+        needed |= third_party_imports(imported_modules(path.read_text(), str(path)), local_modules=local_modules)
+    return needed
+
+
+def job_source_files(job_file: Path, jobs_dir: Path) -> list[Path]:
+    """Return the job's file and every file of the jobs folder it imports, followed to the end
+    (a package of the jobs folder counts whole).
+
+    :param job_file: the job's file.
+    :param jobs_dir: the folder of the job modules.
+    """
+    local_modules = local_module_names(jobs_dir)
+    found: list[Path] = []
+    pending = [job_file]
+    while pending:
+        path = pending.pop()
+        if path in found:
+            continue
+        found.append(path)
+        modules = imported_modules(path.read_text(), str(path))
+        for name in sorted(modules.keys() & local_modules, reverse=True):
+            pending.extend(_files_of_local_module(jobs_dir, name))
+    return found
+
+
+def _files_of_local_module(jobs_dir: Path, name: str) -> list[Path]:
+    package = jobs_dir / name
+    if package.is_dir():
+        return sorted(package.rglob("*.py"))
+    module = jobs_dir / f"{name}.py"
+    return [module] if module.is_file() else []
+
+
 def find_missing_imports(jobs_dir: Path) -> list[str]:
     """Return one message per import in ``jobs_dir`` that this environment cannot satisfy.
 

@@ -50,6 +50,7 @@ from sparkplane.kubernetes.log_position import (
     read_log_checkpoint,
 )
 from sparkplane.log_lines import LineSplitter
+from sparkplane.quality.result_line import log_summary, parse_result_line
 
 if TYPE_CHECKING:
     from aiohttp import ClientTimeout
@@ -308,7 +309,11 @@ class DriverLog:
             return
         if self.deduplicator.admit(line):
             self.lines += 1
-            self.log.info("%s", line.text)
+            quality = parse_result_line(line.text)
+            if quality is None:
+                self.log.info("%s", line.text)
+                return
+            log_summary(self.log, quality)  # said in words; the operator reads the JSON from the pod
 
 
 def _log_stream_timeout(timing: FollowerTiming) -> ClientTimeout:

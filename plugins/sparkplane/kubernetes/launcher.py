@@ -48,9 +48,10 @@ from sparkplane.kubernetes.task_policy import (
     reserved_pod_template_problems,
     secret_value_problems,
 )
+from sparkplane.quality.result_line import explain_quality_failure, last_result_line
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from kubernetes.client import V1Pod
 
@@ -59,6 +60,8 @@ if TYPE_CHECKING:
 
 #: Driver log lines read back to explain a failed driver.
 FAILURE_LOG_LINES = 200
+#: Lines of the driver log's end searched for the data-quality result line (printed near the end).
+QUALITY_LOG_LINES = 500
 #: How long a driver of this try, created by another worker, may take to be signed.
 SIGNATURE_WAIT_SECONDS = 10
 #: Last lines of each failed executor's log shown in the digest.
@@ -251,6 +254,7 @@ class DriverLauncher:
         application: str,
         delete_failed_driver: bool,
         keep_failed_driver: timedelta,
+        on_quality_result: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Report the driver's end from the trigger's event, clean up, and return the task's result.
 
@@ -260,6 +264,7 @@ class DriverLauncher:
         :param application: the job's file name, as the diagnosis names it.
         :param delete_failed_driver: delete a failed driver instead of keeping it to inspect.
         :param keep_failed_driver: how long a kept failed driver stays (for the log's advice).
+        :param on_quality_result: called with the job's data-quality result, if its log ends with one.
         """
         name, namespace = event["pod_name"], event["namespace"]
         status = event["status"]
@@ -284,10 +289,14 @@ class DriverLauncher:
         if result["spark_history"]:
             self.log.info("Spark history: %s", result["spark_history"])
         uid = pod.metadata.uid if pod is not None else None
+        quality = self.read_quality_result(event)
+        if quality is not None and on_quality_result is not None:
+            on_quality_result(quality)
         if status == "success":
             self.delete_driver(name, uid=uid)
             return result
-        diagnosis = self.diagnose(event, application=application)
+        diagnosis = explain_quality_failure(quality, application=application) or self.diagnose(
+            event, application=application)  # fmt: skip
         log_cause_and_fix(self.log, diagnosis.cause, diagnosis.fix)
         # A driver that never ran has no log to read, only events, which are logged above:
         # keeping it would only hold its resource requests (or retry a pull) until swept.
@@ -333,6 +342,22 @@ class DriverLauncher:
         if digest:
             self.log.warning("%d executor(s) failed during the job (listed above)", len(digest))
         return digest
+
+    def read_quality_result(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """Return the data-quality result the driver printed near its end, read from its log's tail.
+
+        Read from the pod, not gathered by the follower: a follower restarted after the line
+        passed would not see it again, the pod's log still holds it.
+        """
+        if event["status"] not in ("success", "failed") or not event.get("container_started", True):
+            return None
+        try:
+            tail = self.hook.read_pod_log_tail(event["pod_name"], event["namespace"], container=DRIVER_CONTAINER_NAME,
+                                               lines=QUALITY_LOG_LINES)  # fmt: skip
+        except Exception as error:  # any API trouble: the result is a report, it never fails a job that succeeded
+            self.log.warning("Could not read the driver's log for its data-quality result: %s", error)
+            return None
+        return last_result_line(tail)
 
     def diagnose(self, event: dict[str, Any], *, application: str) -> Diagnosis:
         """Return the cause and fix of a driver that did not succeed, from the trigger's event."""

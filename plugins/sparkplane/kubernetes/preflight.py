@@ -29,7 +29,7 @@ from sparkplane.image.contents import (
     python_parity_problem,
     read_image_contents,
 )
-from sparkplane.image.job_imports import imported_modules, local_module_names, third_party_imports
+from sparkplane.image.job_imports import job_third_party_imports
 from sparkplane.kubernetes.driver_pod import driver_cpu_request, memory_request_mib
 from sparkplane.rbac.driver_permissions import missing_rights, namespace_failure, permission_failure
 from sparkplane.rbac.needed_rights import DRIVER_RIGHTS
@@ -110,7 +110,7 @@ def run_preflight(
     - does the image run the Python minor version and pyspark of the Airflow environment, where
       the job was developed and tested (the image records both, see ``sparkplane.image.contents``)?
     - is every library the job imports installed in the image (else executors fail with
-      ``ModuleNotFoundError``)?
+      ``ModuleNotFoundError``), with those the ``jobs/`` modules it imports need?
 
     Like every failure of a job, a failed check ends the task log with a ``Cause:`` and a ``Fix:``
     line before the task fails with the same text.
@@ -138,8 +138,7 @@ def run_preflight(
         return
     imports: set[str] = set()
     if job_file is not None and job_file.is_file():
-        modules = imported_modules(job_file.read_text(), str(job_file))
-        imports = third_party_imports(modules, local_modules=local_module_names(jobs_root))
+        imports = job_third_party_imports(job_file, jobs_root)
     else:
         log.info("Preflight: the job file is not readable here; its imports are not checked against the image")
     problems = image_problems(

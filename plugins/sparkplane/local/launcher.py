@@ -2,7 +2,9 @@
 
 Driver and Python workers run the worker's own interpreter: it has the locked libraries, and
 PySpark refuses workers of another Python minor version. A failed job ends the log with a
-``Cause:`` and a ``Fix:`` line; ``stop`` ends the job's whole process tree.
+``Cause:`` and a ``Fix:`` line; ``stop`` ends the job's whole process tree. A data-quality result
+line (``sparkplane/quality/result_line.py``) is said in words in the log and handed to
+``on_quality_result``; a job its gate stopped is explained by the failed expectations.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
 from importlib.util import find_spec
 from pathlib import Path
@@ -31,6 +33,7 @@ from sparkplane.local.spark_submit import (
     local_settings,
     secret_argument_positions,
 )
+from sparkplane.quality.result_line import explain_quality_failure, log_summary, parse_result_line
 from sparkplane.secret_conf import properties_text
 
 
@@ -42,6 +45,7 @@ class LocalLauncher:
     :param jobs_root: folder that relative application paths are resolved against.
     :param terminate_grace_seconds: how long a stopped job gets to exit before it is killed, whether
         ``stop`` stops it or the task process died (then the guardian of ``process.py`` does).
+    :param on_quality_result: called with the job's data-quality result (bounded) when it prints one.
     """
 
     def __init__(
@@ -51,8 +55,11 @@ class LocalLauncher:
         master: str = settings.LOCAL_MASTER,
         jobs_root: Path = settings.JOBS_ROOT,
         terminate_grace_seconds: float = settings.TERMINATE_GRACE_SECONDS,
+        on_quality_result: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.log = log
+        self.on_quality_result = on_quality_result
+        self.quality_result: dict[str, Any] | None = None
         self.master = master
         self.jobs_root = jobs_root
         self.terminate_grace_seconds = terminate_grace_seconds
@@ -94,13 +101,25 @@ class LocalLauncher:
             self.log.info("Command: %s", " ".join(argv))
             self._process = StreamingProcess(argv, env=self._environment(spec), cwd=str(application_path.parent),
                                              grace_seconds=self.terminate_grace_seconds)  # fmt: skip
-            result = self._process.run(on_line=lambda line: self.log.info("%s", line))
+            result = self._process.run(on_line=self._pass_on)
         if result.exit_code != 0:
-            diagnosis = explain_failure(result.exit_code, result.tail, application=spec.application)
+            diagnosis = explain_quality_failure(self.quality_result, application=spec.application) or explain_failure(
+                result.exit_code, result.tail, application=spec.application)  # fmt: skip
             log_cause_and_fix(self.log, diagnosis.cause, diagnosis.fix)
             raise job_failure(diagnosis.cause, diagnosis.fix, retry_cannot_help=diagnosis.retry_cannot_help)
         self.log.info("%s finished successfully", spec.application)
         return {"application": spec.application, "master": self.master, "exit_code": 0}
+
+    def _pass_on(self, line: str) -> None:
+        """Log one line of the job's output; a data-quality result line is said in words and handed on."""
+        quality = parse_result_line(line)
+        if quality is None:
+            self.log.info("%s", line)
+            return
+        self.quality_result = quality
+        log_summary(self.log, quality)
+        if self.on_quality_result is not None:
+            self.on_quality_result(quality)
 
     def stop(self) -> None:
         """Stop the running job and everything it started (SIGTERM, then SIGKILL after the grace)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sparkplane.image.job_imports import imported_modules, local_module_names, third_party_imports
+from sparkplane.image.job_imports import imported_modules, job_third_party_imports, local_module_names, third_party_imports
 
 JOBS = Path(__file__).resolve().parents[3] / "jobs"
 
@@ -29,7 +29,22 @@ def test_the_standard_library_and_the_jobs_own_modules_are_not_third_party():
     assert third_party_imports(modules, local_modules={"revenue_by_region", "jobs"}) == {"pandas"}
 
 
+def test_a_job_needs_what_the_jobs_folder_modules_it_imports_need(tmp_path):
+    (tmp_path / "helpers").mkdir()
+    (tmp_path / "helpers" / "__init__.py").write_text("")
+    (tmp_path / "helpers" / "checks.py").write_text("import great_expectations\nfrom shared import x\n")
+    (tmp_path / "shared.py").write_text("def x():\n    import scipy\n")
+    (tmp_path / "unused.py").write_text("import torch\n")
+    job = tmp_path / "job.py"
+    job.write_text("import pyspark\nfrom helpers.checks import y\n")
+    assert job_third_party_imports(job, tmp_path) == {"pyspark", "great_expectations", "scipy"}
+
+
+def test_the_example_job_needs_great_expectations_through_its_quality_gate():
+    assert job_third_party_imports(JOBS / "revenue_by_region.py", JOBS) == {"pyspark", "great_expectations", "py4j"}
+
+
 def test_the_shipped_jobs_import_only_what_the_image_has():
-    for job in JOBS.glob("*.py"):
+    for job in JOBS.rglob("*.py"):
         imports = third_party_imports(imported_modules(job.read_text()), local_modules=local_module_names(JOBS))
-        assert imports <= {"pyspark", "pandas", "pyarrow", "numpy", "great_expectations"}, job.name
+        assert imports <= {"pyspark", "pandas", "pyarrow", "numpy", "great_expectations", "py4j"}, job.name
