@@ -1,11 +1,14 @@
 """Record what this image contains, from inside the image, at build time.
 
 Runs in the image's own virtual environment (standard library only) and writes one JSON
-document: Python, Spark and Java versions, every installed distribution with its version,
-and the sha256 of the lock the environment was installed from. ``image/build`` copies the
-same document into the image's labels; ``sparkplane.image.contents`` reads it back.
+document: Python, Spark and Java versions, every installed distribution with its version, which
+distribution provides each importable top-level module, and the sha256 of the lock the environment was installed from; then, in the job code's layer,
+the sha256 of each job file, so the preflight can tell a job changed since the image was built.
+``image/build`` copies the same document into the image's labels; ``sparkplane.image.contents``
+reads it back.
 
 Usage: python record_contents.py --lock PATH --output PATH
+       python record_contents.py --jobs DIR --output PATH   (adds the job files to the document)
 """
 
 from __future__ import annotations
@@ -46,6 +49,18 @@ def list_distributions() -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
+def list_module_distributions() -> dict[str, list[str]]:
+    """Return ``{top-level module: [normalized distribution names]}`` of this environment.
+
+    The image's own answer to "which package provides import X" (``cv2`` is opencv-python,
+    ``yaml`` is PyYAML), which no static table gets right for every package.
+    """
+    return {
+        module: sorted({name.lower().replace("_", "-").replace(".", "-") for name in names})
+        for module, names in sorted(metadata.packages_distributions().items())
+    }
+
+
 def build_contents(lock: Path) -> dict[str, object]:
     """Return the contents document of the running environment.
 
@@ -60,14 +75,33 @@ def build_contents(lock: Path) -> dict[str, object]:
         "java_version": read_java_version(Path(os.environ["JAVA_HOME"])),
         "lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest(),
         "distributions": distributions,
+        "module_distributions": list_module_distributions(),
+    }
+
+
+def hash_job_files(jobs_dir: Path) -> dict[str, str]:
+    """Return ``{path relative to jobs_dir: sha256}`` of every Python file under ``jobs_dir``."""
+    return {
+        path.relative_to(jobs_dir).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(jobs_dir.rglob("*.py"))
+        if "__pycache__" not in path.parts
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lock", type=Path, required=True)
+    parser.add_argument("--lock", type=Path, help="record the environment installed from this lock")
+    parser.add_argument("--jobs", type=Path, help="add the job files under this folder to an existing document")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
+    if args.jobs is not None:
+        contents = json.loads(args.output.read_text())
+        contents["job_sha256"] = hash_job_files(args.jobs)
+        args.output.write_text(json.dumps(contents, indent=2, sort_keys=True) + "\n")
+        print(f"recorded the sha256 of {len(contents['job_sha256'])} job files in {args.output}")
+        return 0
+    if args.lock is None:
+        parser.error("give --lock (the environment) or --jobs (the job files)")
     contents = build_contents(args.lock)
     if not contents["spark_version"]:
         print("ERROR: pyspark is not installed in this environment; the lock must pin it.", file=sys.stderr)

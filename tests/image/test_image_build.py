@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 from image_helpers import DOCKER, PROJECT_ROOT, copy_build_context, docker_run, run_build
 from sparkplane.image.contents import normalize_name, read_image_contents
+from sparkplane.image.fit import job_code_problems
+from sparkplane.image.job_code import job_code_sha256
 
 SMOKE_JOB = PROJECT_ROOT / "tests" / "data" / "k8s_smoke_job.py"
 
@@ -42,9 +45,27 @@ def test_recorded_contents_equal_what_pip_reports_inside_the_image(built_image):
 
     contents = read_image_contents(image, source="docker")
     assert dict(contents.distributions) == {normalize_name(p["name"]): p["version"] for p in pip_list}
+    # Which package provides an import, in the image's own words: names no static table guesses.
+    assert contents.module_distributions["great_expectations"] == ["great-expectations"]
+    assert contents.module_distributions["ruamel"] == ["ruamel-yaml"]
     assert contents.python_version == python
     assert f'version "{contents.java_version}' in java
     assert contents.spark_version == "4.1.4"
+
+
+def test_the_image_records_each_job_file_so_a_job_changed_since_the_build_is_caught(built_image, tmp_path):
+    contents = read_image_contents(built_image["image"], source="docker")
+    jobs = PROJECT_ROOT / "jobs"
+    assert "quality/gate.py" in contents.job_sha256
+    assert job_code_problems(contents, job_code_sha256(jobs / "revenue_by_region.py", jobs)) == []
+
+    edited = tmp_path / "jobs"
+    shutil.copytree(jobs, edited, ignore=shutil.ignore_patterns("__pycache__"))
+    with (edited / "quality" / "gate.py").open("a") as gate:
+        gate.write("# changed after the build\n")
+    assert job_code_problems(contents, job_code_sha256(edited / "revenue_by_region.py", edited)) == [
+        "jobs/quality/gate.py differs from the image's copy: it changed after the image was built, and the driver "
+        "would run the old one."]  # fmt: skip
 
 
 def test_image_holds_exactly_the_lock_at_the_lock_versions(built_image):

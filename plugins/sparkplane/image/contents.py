@@ -14,7 +14,7 @@ import platform
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from sparkplane.image.labels import (
@@ -53,6 +53,10 @@ class ImageContents:
     :param java_version: the Java runtime's version.
     :param lock_sha256: sha256 of the lock the image's environment was installed from.
     :param distributions: normalized distribution name -> version, for every one installed.
+    :param job_sha256: path under the jobs folder -> sha256, for every job file the image holds
+        (empty for an image built before the platform recorded them).
+    :param module_distributions: top-level module -> the distributions providing it, in the image
+        (empty for an image built before the platform recorded them).
     """
 
     python_version: str
@@ -60,6 +64,8 @@ class ImageContents:
     java_version: str
     lock_sha256: str
     distributions: Mapping[str, str]
+    job_sha256: Mapping[str, str] = field(default_factory=dict)
+    module_distributions: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     @classmethod
     def from_document(cls, document: Mapping[str, object]) -> ImageContents:
@@ -72,12 +78,20 @@ class ImageContents:
         distributions = document.get("distributions")
         if not isinstance(distributions, dict):
             raise ImageContentsError("the contents document has no 'distributions' mapping; rebuild the image.")
+        job_sha256 = document.get("job_sha256") or {}
+        module_distributions = document.get("module_distributions") or {}
+        if not isinstance(job_sha256, dict) or not isinstance(module_distributions, dict):
+            raise ImageContentsError("the contents document's 'job_sha256' or 'module_distributions' is not a "
+                                     "mapping; rebuild the image.")  # fmt: skip
         return cls(
             python_version=str(document["python_version"]),
             spark_version=str(document["spark_version"]),
             java_version=str(document["java_version"]),
             lock_sha256=str(document["lock_sha256"]),
             distributions={normalize_name(k): str(v) for k, v in distributions.items()},
+            job_sha256={str(k): str(v) for k, v in job_sha256.items()},
+            module_distributions={str(k): [normalize_name(str(d)) for d in v] for k, v in module_distributions.items()
+                                  if isinstance(v, list)},  # fmt: skip
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import platform
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import metadata
@@ -24,11 +24,10 @@ from sparkplane.image.contents import (
     ImageContents,
     ImageContentsError,
     ImageNotInRegistry,
-    normalize_name,
-    package_problem,
-    python_parity_problem,
     read_image_contents,
 )
+from sparkplane.image.fit import image_problems, job_code_problems
+from sparkplane.image.job_code import job_code_sha256
 from sparkplane.image.job_imports import job_third_party_imports
 from sparkplane.kubernetes.driver_pod import driver_cpu_request, memory_request_mib
 from sparkplane.rbac.driver_permissions import missing_rights, namespace_failure, permission_failure
@@ -54,41 +53,6 @@ _MIB = 1024 * 1024
 _GIB = 1024 * _MIB
 
 
-def image_problems(
-    contents: ImageContents,
-    *,
-    driver_python: str,
-    driver_pyspark: str | None,
-    imports: Iterable[str],
-    module_distributions: Mapping[str, list[str]],
-) -> list[str]:
-    """Return what in the image does not fit the job, one sentence each (empty when all fits).
-
-    :param contents: what the image records about itself.
-    :param driver_python: the Airflow environment's ``X.Y.Z``.
-    :param driver_pyspark: pyspark's version in the Airflow environment, if installed.
-    :param imports: third-party modules the job imports.
-    :param module_distributions: module -> distributions providing it, in the Airflow environment.
-    """
-    problems = [python_parity_problem(contents, driver_python)]
-    if driver_pyspark is not None:
-        problems.append(package_problem(contents, "pyspark", driver_pyspark))
-    for module in sorted(imports):
-        distributions = module_distributions.get(module)
-        if not distributions:
-            if normalize_name(module) not in contents.distributions:
-                problems.append(
-                    f"the job imports {module}, which no locked package provides; executors would fail "
-                    f"with ModuleNotFoundError. Add the package that provides it to the [jobs] extra in "
-                    "pyproject.toml, run make lock and image/build."
-                )
-            continue
-        problem = package_problem(contents, distributions[0])
-        if problem is not None:
-            problems.append(f"the job imports {module}: {problem}")
-    return [problem for problem in problems if problem]
-
-
 def run_preflight(
     *,
     is_allowed: Callable[[str, str], bool],
@@ -103,7 +67,7 @@ def run_preflight(
     """Raise ``PreflightFailed`` with the cause and fix when the job cannot work as configured.
 
     A job that cannot work should fail in a second with one line of cause and one of fix, not
-    after an image pull and a JVM start with a stack trace from an executor. Three questions are
+    after an image pull and a JVM start with a stack trace from an executor. Four questions are
     asked:
 
     - may ``spark-sa`` do what Spark's driver does (one SubjectAccessReview per verb and resource)?
@@ -111,6 +75,8 @@ def run_preflight(
       the job was developed and tested (the image records both, see ``sparkplane.image.contents``)?
     - is every library the job imports installed in the image (else executors fail with
       ``ModuleNotFoundError``), with those the ``jobs/`` modules it imports need?
+    - is the job's code in the image the code here (the image records each job file's sha256)?
+      Else the driver would run the copy from the image's build.
 
     Like every failure of a job, a failed check ends the task log with a ``Cause:`` and a ``Fix:``
     line before the task fails with the same text.
@@ -139,6 +105,7 @@ def run_preflight(
     imports: set[str] = set()
     if job_file is not None and job_file.is_file():
         imports = job_third_party_imports(job_file, jobs_root)
+        _check_job_code(contents, image=image, job_file=job_file, jobs_root=jobs_root, log=log)
     else:
         log.info("Preflight: the job file is not readable here; its imports are not checked against the image")
     problems = image_problems(
@@ -158,6 +125,24 @@ def run_preflight(
         "Preflight: image has Python %s, pyspark %s and the job's imports (%s)",
         contents.python_version, contents.spark_version, ", ".join(sorted(imports)) or "none",
     )
+
+
+def _check_job_code(contents: ImageContents, *, image: str, job_file: Path, jobs_root: Path,
+                    log: logging.Logger | logging.LoggerAdapter) -> None:  # fmt: skip
+    """Fail when the job, or a jobs/ module it imports, is not the same in the image as here."""
+    if not job_file.resolve().is_relative_to(jobs_root.resolve()):
+        return  # a file outside the jobs folder is not the image's to run
+    if not contents.job_sha256:
+        log.info("Preflight: image %s records no job files (built before they were recorded); the job's code "
+                 "is not compared with it", image)  # fmt: skip
+        return
+    problems = job_code_problems(contents, job_code_sha256(job_file, jobs_root))
+    if problems:
+        raise _logged(PreflightFailed(
+            cause=f"Image {image} does not hold this job's code: " + " ".join(problems),
+            fix="Build the image again (make image, or image/build) so it carries the current jobs/, and run the "
+            "task with the image reference it prints.",
+        ), log)  # fmt: skip
 
 
 def namespace_refusal(

@@ -12,6 +12,7 @@ from sparkplane.image.contents import (
     parse_requirement,
     python_parity_problem,
 )
+from sparkplane.image.fit import job_code_problems
 from sparkplane.image.labels import ImageReference, parse_image_reference
 
 DOCUMENT = {
@@ -79,3 +80,18 @@ def test_names_and_requirements_are_normalized():
     assert normalize_name("Ruamel.YAML") == "ruamel-yaml"
     assert parse_requirement("pandas==2.3.3") == ("pandas", "2.3.3")
     assert parse_requirement("pandas") == ("pandas", None)
+
+
+def test_a_job_file_changed_or_added_after_the_build_is_named():
+    contents = ImageContents.from_document({**DOCUMENT, "job_sha256": {"report.py": "aa", "quality/gate.py": "bb"}})
+    assert job_code_problems(contents, {"report.py": "aa", "quality/gate.py": "bb"}) == []
+    assert job_code_problems(contents, {"report.py": "aa", "quality/gate.py": "cc", "new.py": "dd"}) == [
+        "jobs/new.py is not in the image: it was added after the image was built.",
+        "jobs/quality/gate.py differs from the image's copy: it changed after the image was built, and the driver "
+        "would run the old one.",
+    ]
+
+
+def test_an_image_that_recorded_no_job_files_is_not_judged_on_them():
+    assert CONTENTS.job_sha256 == {}
+    assert job_code_problems(CONTENTS, {"report.py": "aa"}) == []

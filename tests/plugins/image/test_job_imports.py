@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
+from sparkplane.image.job_code import job_code_sha256
 from sparkplane.image.job_imports import imported_modules, job_third_party_imports, local_module_names, third_party_imports
 
 JOBS = Path(__file__).resolve().parents[3] / "jobs"
@@ -38,6 +40,17 @@ def test_a_job_needs_what_the_jobs_folder_modules_it_imports_need(tmp_path):
     job = tmp_path / "job.py"
     job.write_text("import pyspark\nfrom helpers.checks import y\n")
     assert job_third_party_imports(job, tmp_path) == {"pyspark", "great_expectations", "scipy"}
+
+
+def test_the_job_code_is_the_job_and_the_jobs_folder_files_it_imports(tmp_path):
+    (tmp_path / "helpers").mkdir()
+    (tmp_path / "helpers" / "__init__.py").write_text("")
+    (tmp_path / "helpers" / "checks.py").write_text("x = 1\n")
+    (tmp_path / "unused.py").write_text("y = 2\n")
+    (tmp_path / "job.py").write_text("from helpers.checks import x\n")
+    digests = job_code_sha256(tmp_path / "job.py", tmp_path)
+    assert sorted(digests) == ["helpers/__init__.py", "helpers/checks.py", "job.py"]
+    assert digests["helpers/checks.py"] == hashlib.sha256(b"x = 1\n").hexdigest()
 
 
 def test_the_example_job_needs_great_expectations_through_its_quality_gate():

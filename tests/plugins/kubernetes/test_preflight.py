@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from decimal import Decimal
@@ -21,11 +22,12 @@ from kubernetes.client import (
 )
 from sparkplane.exceptions import KubernetesPermissionDenied, PreflightFailed
 from sparkplane.image.contents import ImageContents
+from sparkplane.image.fit import image_problems
+from sparkplane.image.job_code import job_code_sha256
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.kubernetes.preflight import (
     JobResources,
     check_quota_headroom,
-    image_problems,
     job_resources,
     quota_failure,
     quota_shortfalls,
@@ -71,6 +73,17 @@ def test_a_module_no_package_provides_is_a_problem_unless_the_image_has_it():
     (problem,) = _problems(imports={"nowhere"})
     assert "the job imports nowhere, which no locked package provides" in problem
     assert _problems(imports={"pandas"}) == []
+
+
+def test_an_image_that_recorded_its_own_module_map_is_judged_by_it():
+    image = dataclasses.replace(IMAGE, module_distributions={"cv2": ["opencv-python-headless"], "pandas": ["pandas"]})
+    # The image provides cv2 though the Airflow environment does not know the module.
+    assert image_problems(image, driver_python="3.11.7", driver_pyspark="4.1.4", imports={"cv2", "pandas"},
+                          module_distributions={}) == []  # fmt: skip
+    (problem,) = image_problems(image, driver_python="3.11.7", driver_pyspark="4.1.4", imports={"sklearn"},
+                                module_distributions={"sklearn": ["scikit-learn"]})  # fmt: skip
+    assert problem.startswith("the job imports sklearn, which no package in the image provides")
+    assert "Add scikit-learn to the [jobs] extra in pyproject.toml" in problem
 
 
 # --- quota headroom ------------------------------------------------------------------------------
@@ -236,3 +249,26 @@ def test_when_the_roles_may_not_be_read_the_failure_names_both_causes(caplog):
         _preflight_with_rights(set(), read_rbac=denied, log=logging.getLogger("preflight-test"))
     assert "may not read the RBAC objects of namespace spark (403)" in caplog.text
     assert failed.value.fix.startswith("Either bind Role spark-driver to spark-sa, or add the rules below")
+
+
+def _preflight_of_job(job_file: Path, jobs_root: Path, contents: ImageContents, monkeypatch) -> None:
+    monkeypatch.setattr("sparkplane.kubernetes.preflight.read_image_contents", lambda image: contents)
+    run_preflight(is_allowed=lambda verb, resource: True, service_account="spark-sa", namespace="spark",
+                  image="registry.example/spark:old", job_file=job_file, jobs_root=jobs_root,
+                  log=logging.getLogger("preflight-test"))  # fmt: skip
+
+
+def test_a_job_whose_helper_changed_after_the_image_was_built_fails_with_the_rebuild_hint(tmp_path, monkeypatch, caplog):
+    (tmp_path / "helpers.py").write_text("x = 1\n")
+    (tmp_path / "job.py").write_text("import helpers\n")
+    built = dataclasses.replace(IMAGE, job_sha256=job_code_sha256(tmp_path / "job.py", tmp_path))
+    _preflight_of_job(tmp_path / "job.py", tmp_path, built, monkeypatch)  # the same code: no complaint
+
+    (tmp_path / "helpers.py").write_text("x = 2\n")
+    with caplog.at_level(logging.ERROR), pytest.raises(PreflightFailed) as failed:
+        _preflight_of_job(tmp_path / "job.py", tmp_path, built, monkeypatch)
+    assert failed.value.cause == ("Image registry.example/spark:old does not hold this job's code: jobs/helpers.py "
+                                  "differs from the image's copy: it changed after the image was built, and the "
+                                  "driver would run the old one.")  # fmt: skip
+    assert failed.value.fix.startswith("Build the image again (make image, or image/build)")
+    assert f"Cause: {failed.value.cause}" in [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
