@@ -169,6 +169,36 @@ def test_image_contents_cli_passes_the_drivers_preflight_and_fails_on_a_missing_
     assert "problem: package requests-oauthlib is not in the image" in missing.stderr
 
 
+def _notebook(path: Path, *, python: str, code: str) -> Path:
+    import nbformat
+
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)],
+                                            metadata={"language_info": {"name": "python", "version": python}}), path)  # fmt: skip
+    return path
+
+
+def test_a_notebook_is_checked_against_the_image_before_anything_runs(built_image, tmp_path):
+    image = built_image["image"]
+
+    def check(path: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "sparkplane.image.check", str(path), "--image", image,
+                               "--source", "docker", "--jobs", str(PROJECT_ROOT / "jobs")], capture_output=True,
+                              text=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "plugins")})  # fmt: skip
+
+    fits = check(_notebook(tmp_path / "fits.ipynb", python="3.11.7",
+                           code="%matplotlib inline\nimport pandas\nimport pyspark"))
+    assert fits.returncode == 0, fits.stderr
+    lacking = check(_notebook(tmp_path / "udf.ipynb", python="3.11.7",
+                              code="import pandas\ndef score(x):\n    import sklearn\n    return x"))  # fmt: skip
+    assert lacking.returncode == 1
+    assert "problem: the job imports sklearn, which no package in the image provides" in lacking.stderr
+    other_python = check(_notebook(tmp_path / "py312.ipynb", python="3.12.1", code="import pandas"))
+    assert other_python.returncode == 1
+    assert "the image runs Python 3.11" in other_python.stderr and "the driver Python 3.12.1" in other_python.stderr
+    job = check(PROJECT_ROOT / "jobs" / "revenue_by_region.py")
+    assert job.returncode == 0, job.stderr  # the same code, and what its jobs/ helpers import, is in the image
+
+
 def test_image_contents_cli_exits_2_for_an_image_that_does_not_exist():
     result = image_contents_cli("sparkplane/spark:no-such-tag", "--source", "docker")
 
