@@ -107,7 +107,7 @@ def test_a_driver_past_a_stage_timeout_is_deleted(local_cluster, launcher, runni
 REFUSED = {"job": "revenue_by_region", "status": "failed", "published": False, "output": "s3a://data/report",
            "validation_result": "s3a://data/_quality/report/validation.json",
            "data_docs": "s3a://data/_quality/report/data_docs/index.html", "validation_seconds": 3.1,
-           "datasets": [{"name": "orders", "expectations": 8, "failed": 1, "failures": [
+           "datasets": [{"name": "orders", "expectations": 8, "failed": 1, "blocking": 1, "failures": [
                {"expectation": "expect_column_values_to_be_unique(column=order_id)", "blocking": True,
                 "observed": "10 of 2000 rows unexpected (0.50%)", "sample": [100, 100, 101, 101, 102]}]}]}  # fmt: skip
 
