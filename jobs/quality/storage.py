@@ -39,10 +39,6 @@ class Storage:
         path = self._jvm.org.apache.hadoop.fs.Path(uri)
         return path.getFileSystem(self._conf), path
 
-    def exists(self, uri: str) -> bool:
-        fs, path = self._path(uri)
-        return bool(fs.exists(path))
-
     def delete(self, uri: str) -> None:
         """Remove ``uri`` and everything under it, if it exists."""
         fs, path = self._path(uri)
