@@ -172,6 +172,7 @@ def remove_image_from_real_node(cluster: LocalCluster, image: str, *, timeout_se
 
 def _delete_pods_using(core: CoreV1Api, node: str, repository: str, *, timeout_seconds: float) -> None:
     """Delete every pod on ``node`` with a container of ``repository``; return once they are gone."""
+    from kubernetes.client.exceptions import ApiException
 
     def pods_using() -> list[tuple[str, str]]:
         pods = core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
@@ -179,7 +180,11 @@ def _delete_pods_using(core: CoreV1Api, node: str, repository: str, *, timeout_s
                 if any(_of_repository(c.image, repository) for c in [*pod.spec.containers, *(pod.spec.init_containers or [])])]  # fmt: skip
 
     for namespace, name in pods_using():
-        core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+        try:
+            core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+        except ApiException as error:
+            if error.status != 404:  # an earlier job's executor may go on its own between list and delete
+                raise
     wait_for(pods_using, lambda left: not left, timeout_seconds=timeout_seconds, interval_seconds=1,
              what=f"the pods on {node} using {repository} to be gone")  # fmt: skip
 
