@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,13 +37,15 @@ def run_dag(
     connection: str | None,
     airflow_home: Path,
     dags_folder: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """Run one DAG with ``airflow dags test``; return the finished process.
 
     :param image: the Spark image for Spark tasks; DAGs that start no Spark job need none.
     :param connection: the Kubernetes connection (Kubernetes mode), or None for local mode.
+    :param extra_env: more deployment settings (``SPARKPLANE_*``) for this run.
     """
-    env = {**os.environ, "AIRFLOW_HOME": str(airflow_home)}
+    env = {**os.environ, "AIRFLOW_HOME": str(airflow_home), **(extra_env or {})}
     if connection is not None:
         env |= {"AIRFLOW_CONN_SPARK_CLUSTER": connection, "SPARKPLANE_KUBERNETES_CONN_ID": "spark_cluster"}
     if image is not None:

@@ -199,6 +199,23 @@ def test_a_notebook_is_checked_against_the_image_before_anything_runs(built_imag
     assert job.returncode == 0, job.stderr  # the same code, and what its jobs/ helpers import, is in the image
 
 
+def test_the_sample_notebooks_one_fits_the_image_and_one_needs_scikit_learn(built_image):
+    def check(path: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "sparkplane", "check", str(path), "--image", built_image["image"],
+                               "--source", "docker", "--jobs", str(PROJECT_ROOT / "jobs")], capture_output=True,
+                              text=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "plugins")})  # fmt: skip
+
+    for fits in (PROJECT_ROOT / "notebooks" / "daily_sales.ipynb", PROJECT_ROOT / "jobs" / "daily_sales.py"):
+        result = check(fits)
+        assert result.returncode == 0, result.stderr
+    churn = check(PROJECT_ROOT / "notebooks" / "churn_features.ipynb")
+    assert churn.returncode == 1
+    assert churn.stderr.strip() == (
+        "problem: the job imports sklearn, which no package in the image provides; executors would fail with "
+        "ModuleNotFoundError. Add scikit-learn to the [jobs] extra in pyproject.toml, run make lock and image/build."
+    )
+
+
 def test_image_contents_cli_exits_2_for_an_image_that_does_not_exist():
     result = image_contents_cli("sparkplane/spark:no-such-tag", "--source", "docker")
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +12,9 @@ from pyspark.sql import SparkSession
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
     """One small local SparkSession for all job tests (starting a JVM takes seconds)."""
+    # UDFs run in Python workers, started from PYSPARK_PYTHON (else whatever `python3` is first on
+    # PATH); the platform's local launcher sets it the same way.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (
         SparkSession.builder.master("local[2]")
         .appName("sparkplane-job-tests")

@@ -7,11 +7,12 @@ The DAGs are in tests/data/dags/operator_failure_cases.py, one per case.
 from __future__ import annotations
 
 import re
+import shutil
 import time
 
 import pytest
 from harness.airflow import run_dag
-from harness.platform import TEST_DAGS, apply_bootstrap, job_pods, wait_for_no_job_pods
+from harness.platform import PROJECT_ROOT, TEST_DAGS, apply_bootstrap, job_pods, wait_for_no_job_pods
 from kubernetes import client
 from sparkplane.kubernetes.identity import SPARK_NAMESPACE
 
@@ -20,9 +21,9 @@ pytestmark = pytest.mark.cluster
 
 @pytest.fixture
 def run_case(local_cluster, spark_image, airflow_connection, tmp_path):
-    def run(case: str) -> str:
+    def run(case: str, extra_env: dict[str, str] | None = None) -> str:
         result = run_dag(f"operator_case_{case}", image=spark_image, connection=airflow_connection,
-                         airflow_home=tmp_path, dags_folder=TEST_DAGS)
+                         airflow_home=tmp_path, dags_folder=TEST_DAGS, extra_env=extra_env)
         log = result.stdout + result.stderr
         assert result.returncode != 0, f"operator_case_{case} succeeded:\n{log[-5000:]}"
         return log
@@ -58,6 +59,19 @@ def test_image_missing_from_the_registry_fails_fast_and_leaves_nothing(local_clu
     assert "image/build" in fix
     assert time.monotonic() - started < 300, "an image that does not exist must not wait for the pull timeout"
     wait_for_no_job_pods(local_cluster, "operator_case_missing_image")
+
+
+def test_a_job_converted_from_a_notebook_the_image_cannot_run_fails_before_any_pod(local_cluster, run_case, tmp_path):
+    jobs = tmp_path / "jobs"  # the project's jobs folder with the job converted from notebooks/churn_features.ipynb
+    shutil.copytree(PROJECT_ROOT / "jobs", jobs, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(PROJECT_ROOT / "tests" / "data" / "jobs" / "churn_features.py", jobs)
+    log = run_case("module_missing", {"SPARKPLANE_JOBS_ROOT": str(jobs)})
+    cause, fix = _cause_and_fix(log)
+    assert "the job imports sklearn, which no package in the image provides" in cause, cause
+    assert "Add scikit-learn to the [jobs] extra in pyproject.toml" in cause
+    assert "Nor does it hold this job's code: jobs/churn_features.py is not in the image" in cause
+    assert "make lock, then image/build" in fix
+    assert job_pods(local_cluster, "operator_case_module_missing") == []
 
 
 def test_resources_no_node_can_hold_fail_with_the_schedulers_reason(local_cluster, run_case):

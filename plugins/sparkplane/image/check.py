@@ -4,7 +4,8 @@ The questions the operator's preflight asks of a job (``sparkplane/image/fit.py`
 data scientist works: does the image run the code's Python minor version and pyspark, does it
 have every module the code imports (imports inside functions and UDFs included, those of the
 ``jobs/`` modules a job imports too), and, for a job under the jobs folder, is the image's copy
-this code? One line per problem, with its fix. Exit status: 0 fits, 1 the job would fail, 2 the
+this code? A notebook is checked for the job converted from it (``sparkplane notebook convert``):
+its charts and the imports only they use stay in the notebook. One line per problem, with its fix. Exit status: 0 fits, 1 the job would fail, 2 the
 image or the file cannot be read. No Airflow needed.
 
 Usage: python -m sparkplane.image.check NOTEBOOK.ipynb|JOB.py --image REF [--source S] [--jobs DIR]
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import re
 import sys
 from collections.abc import Sequence
 from importlib import metadata
@@ -29,41 +29,16 @@ from sparkplane.image.job_imports import (
     local_module_names,
     third_party_imports,
 )
-
-#: Cell magics whose body is Python.
-PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")
-#: An IPython line magic or shell escape (``%matplotlib inline``, ``!pip install x``), indentation kept.
-_IPYTHON_LINE = re.compile(r"^(?P<indent>\s*)[%!]")
-
-
-def python_source_of_cell(cell_source: str) -> str:
-    """Return a code cell as plain Python: magic and shell lines become ``pass``; a cell magic that
-    runs its body as Python (``%%time``) loses its first line, any other (``%%bash``) the whole cell."""
-    stripped = cell_source.lstrip()
-    if stripped.startswith("%%"):
-        magic, _, body = stripped.partition("\n")
-        if magic.split()[0] not in PYTHON_CELL_MAGICS:
-            return ""
-        cell_source = body
-    return "\n".join(_IPYTHON_LINE.sub(r"\g<indent>pass  # ", line) if _IPYTHON_LINE.match(line) else line
-                     for line in cell_source.splitlines())  # fmt: skip
-
-
-def read_notebook(path: Path) -> tuple[str, str | None]:
-    """Return a notebook's code cells as one Python source, and the Python version its kernel recorded."""
-    import nbformat
-
-    notebook = nbformat.read(path, as_version=4)
-    code = "\n\n".join(python_source_of_cell(cell.source) for cell in notebook.cells if cell.cell_type == "code")
-    version = notebook.metadata.get("language_info", {}).get("version")
-    return code, str(version) if version else None
+from sparkplane.notebook.cells import read_notebook
+from sparkplane.notebook.convert import job_code
 
 
 def check_source(path: Path, contents: ImageContents, *, jobs_dir: Path) -> list[str]:
     """Return what in the image does not fit the notebook or job file at ``path`` (empty when all fits)."""
     problems: list[str] = []
     if path.suffix == ".ipynb":
-        code, python = read_notebook(path)
+        notebook = read_notebook(path)
+        code, python = job_code(notebook), notebook.python_version
         imports = third_party_imports(imported_modules(code, str(path)), local_modules=local_module_names(path.parent))
     else:
         python = None

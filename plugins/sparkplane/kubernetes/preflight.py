@@ -103,9 +103,10 @@ def run_preflight(
         log.warning("Preflight: cannot read what image %s contains (%s); skipping the image checks", image, error)
         return
     imports: set[str] = set()
+    code_problems: list[str] = []
     if job_file is not None and job_file.is_file():
         imports = job_third_party_imports(job_file, jobs_root)
-        _check_job_code(contents, image=image, job_file=job_file, jobs_root=jobs_root, log=log)
+        code_problems = _job_code_problems(contents, image=image, job_file=job_file, jobs_root=jobs_root, log=log)
     else:
         log.info("Preflight: the job file is not readable here; its imports are not checked against the image")
     problems = image_problems(
@@ -116,10 +117,17 @@ def run_preflight(
         module_distributions=metadata.packages_distributions(),
     )
     if problems:
+        also = f" Nor does it hold this job's code: {' '.join(code_problems)}" if code_problems else ""
         raise _logged(PreflightFailed(
-            cause=f"Image {image} does not fit the job: " + " ".join(problems),
+            cause=f"Image {image} does not fit the job: " + " ".join(problems) + also,
             fix="Build the image from the project's lock (make lock, then image/build) and run the task with "
             "the image reference image/build printed.",
+        ), log)  # fmt: skip
+    if code_problems:
+        raise _logged(PreflightFailed(
+            cause=f"Image {image} does not hold this job's code: " + " ".join(code_problems),
+            fix="Build the image again (make image, or image/build) so it carries the current jobs/, and run the "
+            "task with the image reference it prints.",
         ), log)  # fmt: skip
     log.info(
         "Preflight: image has Python %s, pyspark %s and the job's imports (%s)",
@@ -127,22 +135,16 @@ def run_preflight(
     )
 
 
-def _check_job_code(contents: ImageContents, *, image: str, job_file: Path, jobs_root: Path,
-                    log: logging.Logger | logging.LoggerAdapter) -> None:  # fmt: skip
-    """Fail when the job, or a jobs/ module it imports, is not the same in the image as here."""
+def _job_code_problems(contents: ImageContents, *, image: str, job_file: Path, jobs_root: Path,
+                       log: logging.Logger | logging.LoggerAdapter) -> list[str]:  # fmt: skip
+    """Say how the job, or a jobs/ module it imports, is not the same in the image as here."""
     if not job_file.resolve().is_relative_to(jobs_root.resolve()):
-        return  # a file outside the jobs folder is not the image's to run
+        return []  # a file outside the jobs folder is not the image's to run
     if not contents.job_sha256:
         log.info("Preflight: image %s records no job files (built before they were recorded); the job's code "
                  "is not compared with it", image)  # fmt: skip
-        return
-    problems = job_code_problems(contents, job_code_sha256(job_file, jobs_root))
-    if problems:
-        raise _logged(PreflightFailed(
-            cause=f"Image {image} does not hold this job's code: " + " ".join(problems),
-            fix="Build the image again (make image, or image/build) so it carries the current jobs/, and run the "
-            "task with the image reference it prints.",
-        ), log)  # fmt: skip
+        return []
+    return job_code_problems(contents, job_code_sha256(job_file, jobs_root))
 
 
 def namespace_refusal(

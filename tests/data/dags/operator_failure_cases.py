@@ -43,6 +43,9 @@ CASES = {
     },
     # No node has 64 GiB of memory.
     "unschedulable": {"application": "spark_smoke_test.py", "driver_memory": "64g"},
+    # The job converted from notebooks/churn_features.ipynb (tests/data/jobs/): its UDF imports scikit-learn,
+    # which the image lacks. The test adds it to a copy of the jobs folder (SPARKPLANE_JOBS_ROOT).
+    "module_missing": {"application": "churn_features.py"},
     # An ordinary job, for checks that need one (permissions).
     "smoke": {"application": "spark_smoke_test.py", "application_args": ["--lines", "3"]},
     # A pod template that Pod Security "restricted" refuses (a hostPath volume).

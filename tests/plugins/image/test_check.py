@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import nbformat
-from sparkplane.image.check import python_source_of_cell, read_notebook
+from sparkplane.notebook.cells import notebook_python_source, python_source_of_cell, read_notebook
 from sparkplane.image.job_imports import imported_modules
 
 
@@ -26,6 +26,7 @@ def test_a_notebook_gives_its_code_cells_and_its_kernels_python(tmp_path):
     ], metadata={"language_info": {"name": "python", "version": "3.11.7"}})  # fmt: skip
     path = tmp_path / "n.ipynb"
     nbformat.write(notebook, path)
-    code, python = read_notebook(path)
+    read = read_notebook(path)
+    code, python = notebook_python_source(read), read.python_version
     assert python == "3.11.7"
     assert set(imported_modules(code)) == {"pandas", "sklearn"}
