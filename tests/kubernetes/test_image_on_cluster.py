@@ -125,7 +125,7 @@ def test_spark_submit_in_cluster_mode_runs_driver_and_executors_on_the_real_node
         (driver,) = core.list_namespaced_pod(SPARK_NAMESPACE, label_selector=f"spark-app-name={app},spark-role=driver").items
         app_id = driver.metadata.labels["spark-app-selector"]
         executors = core.list_namespaced_pod(SPARK_NAMESPACE, label_selector=f"spark-app-selector={app_id},spark-role=executor").items
-        assert driver.status.phase == "Succeeded", submitted.stderr[-4000:]
+        assert driver.status.phase == "Succeeded", "driver log:\n" + read_pod_log(core, SPARK_NAMESPACE, driver.metadata.name)[-6000:]
         assert driver.spec.service_account_name == DRIVER_SERVICE_ACCOUNT
         assert {p.spec.node_name for p in [driver, *executors]} == {local_cluster.real_node}
         assert len(executors) == 2
