@@ -9,6 +9,8 @@ draw a chart. Module imports at the top level of a cell move to the job's module
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from dataclasses import dataclass
 
 from sparkplane.notebook.cells import CodeCell, ipython_lines, python_source_of_cell
@@ -134,3 +136,14 @@ def _draws(tree: ast.Module) -> bool:
             if any(module.partition(".")[0] in _PLOTTING_MODULES for module in modules):
                 return True
     return False
+
+
+def indent_code(source: str, prefix: str = "    ") -> str:
+    """Indent every line of ``source`` (into a function's body), except the lines inside a
+    multi-line string, whose text would change: ``\"\"\"SELECT ...\"\"\"`` keeps its lines as written."""
+    inside_strings: set[int] = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.STRING and token.end[0] > token.start[0]:
+            inside_strings.update(range(token.start[0] + 1, token.end[0] + 1))
+    return "\n".join(line if number in inside_strings or not line.strip() else prefix + line
+                     for number, line in enumerate(source.splitlines(), start=1))  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sparkplane.notebook.cell_code import JobCell
+from sparkplane.notebook.cell_code import JobCell, indent_code
 from sparkplane.notebook.parameters import Parameter
 
 _HELPERS = {
@@ -108,6 +108,4 @@ def _range_checks(parameters: Sequence[Parameter]) -> str:
 
 
 def _indented(body: str) -> str:
-    if not body.strip():
-        return "    pass"
-    return "\n".join(("    " + line) if line.strip() else "" for line in body.splitlines())
+    return indent_code(body) if body.strip() else "    pass"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sparkplane.notebook.cell_code import JobCell
+from sparkplane.notebook.cell_code import JobCell, indent_code
 from sparkplane.notebook.parameters import Parameter
 
 #: Parameter names that hold a file or folder location; the test moves them under ``tmp_path``.
@@ -71,4 +71,4 @@ def test_main_runs_on_the_notebooks_tiny_input(spark, tmp_path):
 
 
 def _indented(body: str) -> str:
-    return "\n".join(("    " + line) if line.strip() else "" for line in body.splitlines()) or "    pass"
+    return indent_code(body) if body.strip() else "    pass"

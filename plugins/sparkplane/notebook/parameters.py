@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import ast
 import datetime
+import io
 import re
+import tokenize
 from dataclasses import dataclass
 
 #: JSON schema types, as Airflow Params write them, for the Python types a parameter may have.
@@ -154,9 +156,6 @@ def _is_iso_date(value: object) -> bool:
 
 
 def _comments_by_line(source: str) -> dict[int, str]:
-    import io
-    import tokenize
-
     found = {}
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type == tokenize.COMMENT:

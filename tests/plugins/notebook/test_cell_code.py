@@ -34,3 +34,10 @@ def test_the_session_lines_are_replaced_and_a_chart_is_recognised():
 def test_a_cell_a_job_cannot_run_says_why(source, reason):
     with pytest.raises(CellNotConvertible, match=reason):
         job_cell(CodeCell(2, source))
+
+
+def test_code_moved_into_main_keeps_its_multi_line_strings_as_written():
+    from sparkplane.notebook.cell_code import indent_code
+
+    code = 'query = """\nSELECT *\n  FROM t\n"""\nif query:\n    run(query)'
+    assert indent_code(code) == '    query = """\nSELECT *\n  FROM t\n"""\n    if query:\n        run(query)'
