@@ -19,6 +19,8 @@ SPARK_NAMESPACE = "spark"
 DRIVER_SERVICE_ACCOUNT = "spark-sa"
 #: The executors' identity: no role, and no token mounted.
 EXECUTOR_SERVICE_ACCOUNT = "spark-executor"
+#: A notebook's kernel, Spark's driver in client mode, starts its executors as this account.
+NOTEBOOK_SERVICE_ACCOUNT = "spark-notebook"
 #: Namespace and ServiceAccount of the platform itself (the identity Airflow acts as).
 AIRFLOW_NAMESPACE = "sparkplane-system"
 AIRFLOW_SERVICE_ACCOUNT = "sparkplane-airflow"

@@ -16,10 +16,9 @@ Two kinds of refusal, both before anything is created:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sparkplane import spark_conf as c
-from sparkplane.job_spec import SparkJobSpec
 from sparkplane.kubernetes.identity import (
     APPLICATION_ID_LABEL,
     LABEL_PREFIX,
@@ -27,6 +26,9 @@ from sparkplane.kubernetes.identity import (
     SPARK_ROLE_LABEL,
 )
 from sparkplane.secret_conf import is_masked_value, is_secret_setting
+
+if TYPE_CHECKING:  # the notebook converter reads the reserved settings where Airflow is not installed
+    from sparkplane.job_spec import SparkJobSpec
 
 _IDENTITY = "driver and executors run as the platform's service accounts (spark-sa, spark-executor)"
 _TEMPLATE = "pass additions to the pods with the operator's pod_template argument"

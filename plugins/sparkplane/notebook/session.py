@@ -12,9 +12,18 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-#: Settings the platform's operator owns in a scheduled run: dropped from the job, listed in the report.
-PLATFORM_OWNED_PREFIXES = ("spark.kubernetes.", "spark.driver.host", "spark.driver.port", "spark.driver.bindAddress",
-                           "spark.driver.blockManager.port", "spark.master", "spark.submit.", "spark.jars.ivy")  # fmt: skip
+from sparkplane.kubernetes.task_policy import reserved_conf_problems
+
+#: Client-mode settings with no meaning in a scheduled run (the operator's reserved ones aside).
+_CLIENT_MODE_ONLY = ("spark.driver.bindAddress", "spark.submit.", "spark.jars.ivy")
+
+
+def platform_owned(key: str) -> bool:
+    """Whether the platform's operator sets ``key`` itself in a scheduled run (the same table that
+    refuses it in a task's conf), or it only means something to a notebook's driver."""
+    return key.startswith(_CLIENT_MODE_ONLY) or bool(reserved_conf_problems({key: ""}))
+
+
 #: Spark settings that are the operator's own arguments.
 OPERATOR_ARGUMENTS = {
     "spark.executor.instances": "executor_instances",
@@ -55,13 +64,56 @@ class SessionBuilder:
 
 
 def find_session_builder(source: str) -> SessionBuilder | None:
-    """Return the first top-level ``X = SparkSession.builder...getOrCreate()`` of ``source``, if any."""
+    """Return the first top-level ``X = SparkSession.builder...getOrCreate()`` of ``source``, or
+    ``X = client_session(...)`` (the platform's notebook session), if any."""
     for statement in ast.parse(source).body:
         if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
             chain = _builder_chain(statement.value)
             if chain is not None:
                 return _read_builder(statement.targets[0].id, statement, *chain)
+            if _is_client_session_call(statement.value):
+                return _read_client_session(statement.targets[0].id, statement, statement.value)
     return None
+
+
+#: ``client_session`` arguments that become the operator's.
+_CLIENT_SESSION_ARGUMENTS = {"executors": "executor_instances", "executor_memory": "executor_memory",
+                             "executor_cores": "executor_cores"}  # fmt: skip
+
+
+def _is_client_session_call(expression: ast.expr) -> bool:
+    if not isinstance(expression, ast.Call):
+        return False
+    function = expression.func
+    return (isinstance(function, ast.Name) and function.id == "client_session") or (
+        isinstance(function, ast.Attribute) and function.attr == "client_session"
+    )
+
+
+def _read_client_session(variable: str, statement: ast.stmt, call: ast.Call) -> SessionBuilder:
+    """``client_session(name, image=..., executors=2, conf={...})``: the same split as a builder's."""
+    app_name = _literal(call.args[0]) if call.args else None
+    operator_arguments: dict[str, str | int] = {}
+    conf: dict[str, str] = {}
+    dropped: list[str] = []
+    problems: list[str] = []
+    for keyword in call.keywords:
+        value = _literal(keyword.value)
+        if keyword.arg in _CLIENT_SESSION_ARGUMENTS and value is not None:
+            operator_arguments[_CLIENT_SESSION_ARGUMENTS[keyword.arg]] = value if isinstance(value, int) else str(value)
+        elif keyword.arg == "conf" and isinstance(value, dict):
+            conf.update({str(key): _conf_value(setting) for key, setting in value.items()
+                         if not platform_owned(str(key))})  # fmt: skip
+        elif keyword.arg in ("app_name",) and isinstance(value, str):
+            app_name = value
+        elif keyword.arg in ("image", "notebook", "kubeconfig", "driver_host", "check"):
+            dropped.append(f"client_session {keyword.arg}")
+        else:
+            problems.append(f"client_session({keyword.arg}={ast.unparse(keyword.value)}) is not a literal setting; "
+                            "set it in the DAG by hand")  # fmt: skip
+    return SessionBuilder(variable, statement.lineno, statement.end_lineno or statement.lineno,
+                          app_name if isinstance(app_name, str) else None, operator_arguments, conf,
+                          tuple(dropped), tuple(problems))  # fmt: skip
 
 
 def _builder_chain(expression: ast.expr) -> tuple[str, list[ast.Call]] | None:
@@ -90,7 +142,7 @@ def _read_builder(variable: str, statement: ast.stmt, builder: str, calls: list[
             app_name = literals[0]
         elif method == "master":
             dropped.append(f"master({ast.unparse(call.args[0]) if call.args else ''})")
-        elif method == "config" and len(literals) == 2 and isinstance(literals[0], str) and literals[0].startswith(PLATFORM_OWNED_PREFIXES):
+        elif method == "config" and len(literals) == 2 and isinstance(literals[0], str) and platform_owned(literals[0]):
             dropped.append(literals[0])  # whatever its value: the platform sets it
         elif method == "config" and len(literals) == 2 and isinstance(literals[0], str) and literals[1] is not None:
             settings[literals[0]] = _conf_value(literals[1])

@@ -26,6 +26,7 @@ from sparkplane.kubernetes.identity import (
     AIRFLOW_NAMESPACE,
     AIRFLOW_SERVICE_ACCOUNT,
     DRIVER_SERVICE_ACCOUNT,
+    NOTEBOOK_SERVICE_ACCOUNT,
     PREPULL_PRIORITY_CLASS,
     SPARK_NAMESPACE,
 )
@@ -129,6 +130,10 @@ class ServiceAccount:
 # the RBAC-check DAG; granted by Role spark-driver (10-spark-driver.yaml).
 SPARK_DRIVER_VERBS = ("get", "list", "watch", "create", "patch", "delete", "deletecollection")
 DRIVER_RIGHTS = rights(("pods", "services", "configmaps"), SPARK_DRIVER_VERBS)
+# A notebook's kernel as Spark's client-mode driver (Role spark-notebook, 40-notebooks.yaml): the
+# driver's verbs on its executors and their configmap; no services, since executors reach the
+# notebook's host directly. Asked by the RBAC-check DAG, used by notebook/client_session.py.
+NOTEBOOK_RIGHTS = rights(("pods", "configmaps"), SPARK_DRIVER_VERBS)
 
 # The operator in namespace spark (Role sparkplane-airflow there, 20-airflow.yaml):
 AIRFLOW_JOB_RIGHTS = (
@@ -185,6 +190,8 @@ class Need:
     :param rights: the rights.
     :param role: the bootstrap's Role (ClusterRole when cluster-scoped) granting them, named in fixes.
     :param manifest: the bootstrap file holding that Role and its binding.
+    :param optional: a namespace may go without this identity altogether (the notebook one); it is
+        checked only where it has at least one of its rights.
     """
 
     account: ServiceAccount
@@ -192,6 +199,7 @@ class Need:
     rights: tuple[Right, ...]
     role: str
     manifest: str
+    optional: bool = False
 
     @property
     def where(self) -> str:
@@ -213,6 +221,8 @@ def needs(spark_namespace: str = SPARK_NAMESPACE) -> tuple[Need, ...]:
         Need(airflow, AIRFLOW_NAMESPACE, AIRFLOW_PREPULL_RIGHTS, AIRFLOW_SERVICE_ACCOUNT, "20-airflow.yaml"),
         Need(airflow, CLUSTER, AIRFLOW_NODE_RIGHTS, "sparkplane-airflow-node-reader", "20-airflow.yaml"),
         Need(airflow, CLUSTER, AIRFLOW_CLUSTER_READ_RIGHTS, "sparkplane-airflow-cluster-reader", "20-airflow.yaml"),
+        Need(ServiceAccount(spark_namespace, NOTEBOOK_SERVICE_ACCOUNT), spark_namespace, NOTEBOOK_RIGHTS,
+             NOTEBOOK_SERVICE_ACCOUNT, "40-notebooks.yaml", optional=True),  # fmt: skip
     )
 
 

@@ -33,3 +33,14 @@ def test_a_qualified_builder_is_kept_qualified_and_other_code_is_not_a_builder()
     builder = find_session_builder("s = pyspark.sql.SparkSession.builder.getOrCreate()")
     assert builder.job_statement("daily") == "s = pyspark.sql.SparkSession.builder.appName('daily').getOrCreate()"
     assert find_session_builder("spark = make_session()\nrows = spark.range(3).count()") is None
+
+
+def test_the_platforms_notebook_session_converts_like_a_builder():
+    builder = find_session_builder(
+        "spark = client_session('daily', image=IMAGE, notebook='n.ipynb', executors=3, executor_memory='2g',\n"
+        "                       conf={'spark.sql.shuffle.partitions': 8, 'spark.kubernetes.namespace': 'x'})"
+    )
+    assert builder.operator_arguments == {"executor_instances": 3, "executor_memory": "2g"}
+    assert builder.conf == {"spark.sql.shuffle.partitions": "8"}
+    assert builder.dropped == ("client_session image", "client_session notebook")
+    assert builder.job_statement("x") == "spark = SparkSession.builder.appName('daily').getOrCreate()"

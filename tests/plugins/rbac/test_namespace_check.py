@@ -49,7 +49,18 @@ def test_the_bootstrap_passes_with_nothing_missing_and_nothing_too_much():
 
     assert (report.problems, report.gaps, report.over_privilege, report.lint) == ((), (), (), ())
     assert report.verdict == PASS
-    assert len(report.met) == 5
+    assert len(report.met) == 6  # spark-sa, four of the Airflow identity, spark-notebook
+
+
+def test_a_namespace_without_the_notebook_identity_passes_and_a_half_made_one_is_a_gap():
+    without = [m for m in bootstrap_manifests() if "notebook" not in m["metadata"]["name"]]
+    report = check(without)
+    assert (report.gaps, report.verdict, len(report.met)) == ((), PASS, 5)
+
+    read_only = [{"apiGroups": [""], "resources": ["pods", "configmaps"], "verbs": ["get", "list", "watch"]}]
+    report = check(edited("Role", "spark-notebook", "spark", rules=read_only))
+    assert {gap.need.account.name for gap in report.gaps} == {"spark-notebook"}
+    assert report.verdict == FAIL
 
 
 def test_a_role_missing_only_watch_on_pods_is_named_with_the_rule_that_adds_it():

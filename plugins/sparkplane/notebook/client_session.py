@@ -1,0 +1,207 @@
+"""A client-mode SparkSession from a notebook, made the platform's way: ``client_session()``.
+
+The notebook's kernel is Spark's driver; executors start as pods in namespace ``spark`` and
+connect back to it. What a hand-written builder gets wrong, this gets right:
+
+- the image is checked against the notebook first (Python minor, pyspark, every module the job
+  converted from it imports: ``sparkplane check``), so a module the image lacks stops the cell
+  with its fix before any executor starts, not after four task failures in Java stack traces;
+- the platform's settings (``bootstrap_spark_conf``): namespace, image, executors as
+  ``spark-executor`` with the "restricted" pod template, no persistent volume claims (else
+  ``spark.stop()`` logs a Forbidden stack);
+- credentials from a token kubeconfig of the notebook identity (``spark-notebook``), passed to
+  Spark as files (CA and token, mode 0600), never as values in Spark's configuration; Spark's
+  bundled Kubernetes client cannot read an EC private key, which is what the cluster's admin
+  kubeconfig holds;
+- a driver address executors can reach (``driver_host``), checked not to be a loopback address.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import os
+import socket
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from sparkplane import spark_conf as c
+from sparkplane.bootstrap.submit_conf import POD_TEMPLATE_DIR, bootstrap_spark_conf
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+#: Where the notebook's kubeconfig is, when not given: this variable, then ~/.kube/sparkplane-notebook.
+KUBECONFIG_VARIABLE = "SPARKPLANE_NOTEBOOK_KUBECONFIG"
+DEFAULT_KUBECONFIG = Path.home() / ".kube" / "sparkplane-notebook"
+#: The address executors reach this machine at, when not given.
+DRIVER_HOST_VARIABLE = "SPARKPLANE_DRIVER_HOST"
+#: Labels of a notebook's executors (the notebook policy lets the notebook identity touch only these).
+NOTEBOOK_LABEL = "sparkplane.dev/notebook"
+
+
+class NotebookSessionError(RuntimeError):
+    """The session cannot start as asked; the message says what to change."""
+
+
+def client_session(
+    app_name: str,
+    *,
+    image: str,
+    notebook: str | Path | None = None,
+    kubeconfig: str | Path | None = None,
+    executors: int = 2,
+    executor_memory: str = "1g",
+    executor_cores: int = 1,
+    driver_host: str | None = None,
+    conf: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> SparkSession:
+    """Start (or return the running) client-mode SparkSession with executors on the cluster.
+
+    :param image: the platform's Spark image, by digest (what ``make image`` printed).
+    :param notebook: this notebook's file, checked against the image before anything starts;
+        default: ``JPY_SESSION_NAME``, which Jupyter sets to the notebook's path.
+    :param kubeconfig: a token kubeconfig of the notebook identity (``SPARKPLANE_NOTEBOOK_KUBECONFIG``
+        or ``~/.kube/sparkplane-notebook`` by default; ``cluster/sa-kubeconfig spark spark-notebook``
+        writes one for the local cluster).
+    :param driver_host: the address executor pods reach this machine at (default
+        ``SPARKPLANE_DRIVER_HOST``, else the address this machine uses towards the API server).
+    :param conf: more Spark settings; the platform's own cannot be replaced.
+    :param check: check the notebook against the image first (``False`` skips it).
+    :raises NotebookSessionError: the image does not fit the notebook, or a setting is missing.
+    """
+    if check:
+        _check_notebook(notebook or os.environ.get("JPY_SESSION_NAME"), image)
+    server, ca_pem, token = kubeconfig_credentials(Path(kubeconfig or os.environ.get(KUBECONFIG_VARIABLE) or DEFAULT_KUBECONFIG))
+    host = driver_host or os.environ.get(DRIVER_HOST_VARIABLE) or _address_towards(server)
+    settings = client_session_conf(
+        image=image, server=server, credential_files=_private_files(ca_pem, token), driver_host=host,
+        executors=executors, executor_memory=executor_memory, executor_cores=executor_cores, conf=conf or {},
+    )  # fmt: skip
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def client_session_conf(
+    *,
+    image: str,
+    server: str,
+    credential_files: tuple[Path, Path],
+    driver_host: str,
+    executors: int,
+    executor_memory: str,
+    executor_cores: int,
+    conf: Mapping[str, str],
+    pod_template_dir: Path = POD_TEMPLATE_DIR,
+) -> dict[str, str]:
+    """Return the Spark settings of a client-mode session against ``server`` (pure).
+
+    :param credential_files: the API server's CA certificate and the notebook identity's token.
+    :raises NotebookSessionError: ``driver_host`` is a loopback address, or ``conf`` replaces a platform setting.
+    """
+    try:
+        loopback = ipaddress.ip_address(driver_host).is_loopback
+    except ValueError:
+        loopback = driver_host == "localhost"
+    if loopback:
+        raise NotebookSessionError(
+            f"driver_host {driver_host!r} is this machine's loopback address, which executor pods cannot reach. "
+            f"Pass driver_host= (or set {DRIVER_HOST_VARIABLE}) to the address pods reach this machine at; "
+            "for the local cluster that is 10.244.0.1."
+        )
+    ca_file, token_file = credential_files
+    platform = {
+        **c.TASK_LOG_CONF,
+        **{key: value for key, value in bootstrap_spark_conf(image, pod_template_dir=pod_template_dir).items()
+           if key not in (c.SPARK_DRIVER_SERVICE_ACCOUNT, c.SPARK_DRIVER_POD_TEMPLATE)},  # no driver pod here
+        c.SPARK_MASTER: f"k8s://{server}",
+        "spark.submit.deployMode": "client",
+        "spark.kubernetes.authenticate.caCertFile": str(ca_file),
+        "spark.kubernetes.authenticate.oauthTokenFile": str(token_file),
+        c.SPARK_DRIVER_HOST: driver_host,
+        "spark.driver.bindAddress": "0.0.0.0",
+        c.SPARK_EXECUTOR_INSTANCES: str(executors),
+        c.SPARK_EXECUTOR_MEMORY: executor_memory,
+        c.SPARK_EXECUTOR_CORES: str(executor_cores),
+        "spark.kubernetes.driver.reusePersistentVolumeClaim": "false",
+        c.SPARK_EXECUTOR_LABEL_PREFIX + NOTEBOOK_LABEL: "true",
+    }  # fmt: skip
+    replaced = sorted(key for key in conf if key in platform and conf[key] != platform[key])
+    if replaced:
+        raise NotebookSessionError(f"conf replaces settings the platform sets for a notebook session: {replaced}. "
+                                   "Use the function's arguments (executors, executor_memory, ...) or leave them out.")  # fmt: skip
+    return {**platform, **conf}
+
+
+def kubeconfig_credentials(path: Path) -> tuple[str, bytes, str]:
+    """Return the API server URL, its CA certificate (PEM) and the bearer token of a token kubeconfig."""
+    if not path.is_file():
+        raise NotebookSessionError(
+            f"no kubeconfig at {path}. Write one for the notebook identity (on the local cluster: "
+            f"cluster/sa-kubeconfig spark spark-notebook --output {path}), or pass kubeconfig=."
+        )
+    import yaml
+
+    document = yaml.safe_load(path.read_text())
+    contexts = {entry["name"]: entry["context"] for entry in document.get("contexts", [])}
+    context = contexts.get(document.get("current-context", ""), {})
+    cluster = {entry["name"]: entry["cluster"] for entry in document.get("clusters", [])}.get(context.get("cluster"), {})
+    user = {entry["name"]: entry["user"] for entry in document.get("users", [])}.get(context.get("user"), {})
+    if not user.get("token"):
+        raise NotebookSessionError(
+            f"{path} authenticates without a token (a client certificate or a plugin): Spark's Kubernetes client "
+            "cannot read the EC key of a certificate kubeconfig. Use a token kubeconfig of the notebook identity "
+            "(cluster/sa-kubeconfig spark spark-notebook)."
+        )
+    if not cluster.get("server") or not cluster.get("certificate-authority-data"):
+        raise NotebookSessionError(f"{path}: its current context names no server with certificate-authority-data.")
+    return cluster["server"], base64.b64decode(cluster["certificate-authority-data"]), user["token"]
+
+
+def _private_files(ca_pem: bytes, token: str) -> tuple[Path, Path]:
+    """Write the CA and the token to a folder only this user reads; Spark gets their paths."""
+    folder = Path(tempfile.mkdtemp(prefix="sparkplane-notebook-"))
+    ca_file, token_file = folder / "ca.crt", folder / "token"
+    for path, content in ((ca_file, ca_pem), (token_file, token.encode())):
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(content)
+    return ca_file, token_file
+
+
+def _address_towards(server: str) -> str:
+    """The local address this machine sends from towards the API server (no packet is sent)."""
+    parts = urlsplit(server)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect((parts.hostname or "127.0.0.1", parts.port or 443))
+        return probe.getsockname()[0]
+
+
+def _check_notebook(notebook: str | Path | None, image: str) -> None:
+    if not notebook:
+        raise NotebookSessionError(
+            "which notebook is this? Pass notebook='name.ipynb' so it is checked against the image before executors "
+            "start (Jupyter sets JPY_SESSION_NAME to it; other kernels do not), or check=False to skip the check."
+        )
+    from sparkplane.image.check import check_source
+    from sparkplane.image.contents import ImageContentsError, read_image_contents
+
+    try:
+        contents = read_image_contents(image)
+    except ImageContentsError as error:
+        raise NotebookSessionError(f"cannot read what image {image} contains: {error}") from error
+    path = Path(notebook)
+    problems = check_source(path, contents, jobs_dir=path.parent)
+    if problems:
+        raise NotebookSessionError(
+            f"image {image} cannot run {path.name}; no executor was started:\n"
+            + "\n".join(f"- {problem}" for problem in problems)
+        )
