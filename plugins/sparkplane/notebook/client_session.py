@@ -59,6 +59,7 @@ def client_session(
     driver_host: str | None = None,
     conf: Mapping[str, str] | None = None,
     check: bool = True,
+    pod_template_dir: str | Path = POD_TEMPLATE_DIR,
 ) -> SparkSession:
     """Start (or return the running) client-mode SparkSession with executors on the cluster.
 
@@ -72,8 +73,13 @@ def client_session(
         ``SPARKPLANE_DRIVER_HOST``, else the address this machine uses towards the API server).
     :param conf: more Spark settings; the platform's own cannot be replaced.
     :param check: check the notebook against the image first (``False`` skips it).
+    :param pod_template_dir: the platform's ``spark-bootstrap/pod-templates`` (found beside the
+        package in the project's checkout; give it where the package is installed).
     :raises NotebookSessionError: the image does not fit the notebook, or a setting is missing.
     """
+    if not (Path(pod_template_dir) / "executor.yaml").is_file():
+        raise NotebookSessionError(f"no executor pod template in {pod_template_dir}: pass pod_template_dir= the "
+                                   "spark-bootstrap/pod-templates folder of the platform's repository.")  # fmt: skip
     if check:
         _check_notebook(notebook or os.environ.get("JPY_SESSION_NAME"), image)
     server, ca_pem, token = kubeconfig_credentials(Path(kubeconfig or os.environ.get(KUBECONFIG_VARIABLE) or DEFAULT_KUBECONFIG))
@@ -81,6 +87,7 @@ def client_session(
     settings = client_session_conf(
         image=image, server=server, credential_files=_private_files(ca_pem, token), driver_host=host,
         executors=executors, executor_memory=executor_memory, executor_cores=executor_cores, conf=conf or {},
+        pod_template_dir=Path(pod_template_dir),
     )  # fmt: skip
     from pyspark.sql import SparkSession
 
