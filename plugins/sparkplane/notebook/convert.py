@@ -190,8 +190,9 @@ def _job_cells(notebook: Notebook, builder: SessionBuilder | None, name: str,
     """The cells the job runs, in order, and the test-input cell."""
     test_input: JobCell | None = None
     cells: list[JobCell] = []
+    parameters_cell = next((cell for cell in notebook.code_cells if PARAMETERS_TAG in cell.tags), None)
     for cell in notebook.code_cells:
-        if PARAMETERS_TAG in cell.tags:
+        if cell is parameters_cell:
             continue
         converted = _converted(cell, builder, name, notes)
         if converted is None:

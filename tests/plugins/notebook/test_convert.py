@@ -103,3 +103,13 @@ def test_a_notebook_without_tags_converts_to_a_job_and_a_test_that_pass(tmp_path
                           cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "jobs")}, capture_output=True, text=True,
                           timeout=300)  # fmt: skip
     assert test.returncode == 0, test.stdout[-3000:]
+
+
+def test_a_second_parameters_cell_is_converted_as_code():
+    from sparkplane.notebook.cells import CodeCell, Notebook
+
+    notebook = Notebook(code_cells=(CodeCell(1, "days = 7  # range 1..9", frozenset({"parameters"})),
+                                    CodeCell(2, "extra = days * 2", frozenset({"parameters"}))))  # fmt: skip
+    conversion = convert(notebook, notebook_path="n.ipynb", notebook_bytes=b"", options=ConversionOptions(name="n"))
+    assert "extra = days * 2" in conversion.job
+    assert "cell 2: a second 'parameters' cell, converted as code; only cell 1 gives parameters" in conversion.notes
