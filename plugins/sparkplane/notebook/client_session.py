@@ -18,9 +18,11 @@ connect back to it. What a hand-written builder gets wrong, this gets right:
 
 from __future__ import annotations
 
+import atexit
 import base64
 import ipaddress
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import Mapping
@@ -174,8 +176,10 @@ def kubeconfig_credentials(path: Path) -> tuple[str, bytes, str]:
 
 
 def _private_files(ca_pem: bytes, token: str) -> tuple[Path, Path]:
-    """Write the CA and the token to a folder only this user reads; Spark gets their paths."""
+    """Write the CA and the token to a folder only this user reads, removed when the kernel
+    exits; Spark gets their paths."""
     folder = Path(tempfile.mkdtemp(prefix="sparkplane-notebook-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     ca_file, token_file = folder / "ca.crt", folder / "token"
     for path, content in ((ca_file, ca_pem), (token_file, token.encode())):
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
