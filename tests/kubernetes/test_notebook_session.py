@@ -10,6 +10,7 @@ executor starts, naming the module and the fix.
 from __future__ import annotations
 
 import os
+import sys
 from unittest import mock
 
 import nbformat
@@ -35,7 +36,9 @@ def _run_notebook(path, cells, *, image, kubeconfig, driver_host):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in (session, *cells)],
                                         metadata={"language_info": {"name": "python", "version": "3.11.2"}})  # fmt: skip
     nbformat.write(notebook, path)
-    with mock.patch.dict(os.environ, {"PYTHONPATH": str(PROJECT_ROOT / "plugins")}):
+    # PYSPARK_PYTHON as a local notebook environment often has it: a path that is not in the image.
+    kernel_env = {"PYTHONPATH": str(PROJECT_ROOT / "plugins"), "PYSPARK_PYTHON": sys.executable}
+    with mock.patch.dict(os.environ, kernel_env):
         papermill.execute_notebook(str(path), str(path.with_suffix(".out.ipynb")), kernel_name="python3",
                                    progress_bar=False, execution_timeout=600)  # fmt: skip
     return nbformat.read(path.with_suffix(".out.ipynb"), as_version=4)

@@ -41,6 +41,8 @@ KUBECONFIG_VARIABLE = "SPARKPLANE_NOTEBOOK_KUBECONFIG"
 DEFAULT_KUBECONFIG = Path.home() / ".kube" / "sparkplane-notebook"
 #: The address executors reach this machine at, when not given.
 DRIVER_HOST_VARIABLE = "SPARKPLANE_DRIVER_HOST"
+#: The interpreter executors start in the image.
+IMAGE_PYTHON = "python3"
 #: Labels of a notebook's executors (the notebook policy lets the notebook identity touch only these).
 NOTEBOOK_LABEL = "sparkplane.dev/notebook"
 
@@ -96,7 +98,17 @@ def client_session(
     builder = SparkSession.builder.appName(app_name)
     for key, value in settings.items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    # PySpark tells executors which interpreter to start from PYSPARK_PYTHON as the context starts;
+    # a kernel's own (a path on this machine) does not exist in the image, whose is python3.
+    previous = os.environ.get("PYSPARK_PYTHON")
+    os.environ["PYSPARK_PYTHON"] = IMAGE_PYTHON
+    try:
+        return builder.getOrCreate()
+    finally:
+        if previous is None:
+            del os.environ["PYSPARK_PYTHON"]
+        else:
+            os.environ["PYSPARK_PYTHON"] = previous
 
 
 def client_session_conf(
