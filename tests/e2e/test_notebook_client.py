@@ -111,3 +111,15 @@ def test_a_failing_run_raises_with_the_tasks_cause_and_fix(outcomes):
     assert "OUTCOME failing PipelineRunFailed run " in text[4]
     assert "failed in task smoke (try 1)" in text[4]
     assert "\nCause: " in text[4] and "\nFix: " in text[4]
+
+
+def test_a_paused_dag_is_refused_before_a_run_that_would_wait_forever(outcomes, airflow):
+    from sparkplane.client.trigger import PausedDag, trigger
+
+    services, password = airflow
+    services.airflow("dags", "pause", "notebook_client")
+    environment = {"SPARKPLANE_AIRFLOW_URL": f"http://127.0.0.1:{services.port}",
+                   "SPARKPLANE_AIRFLOW_USERNAME": "analyst", "SPARKPLANE_AIRFLOW_PASSWORD": password}  # fmt: skip
+    with mock.patch.dict(os.environ, environment), pytest.raises(PausedDag, match="is paused, so a run would wait forever"):
+        trigger("notebook_client", conf={"lines": 2})
+    assert len(services.query("SELECT 1 FROM dag_run WHERE dag_id = 'notebook_client'")) == 2
