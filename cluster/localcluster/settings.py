@@ -89,6 +89,11 @@ class Settings:
     etcd_peer_port: int = 23800
     coredns_health_port: int = 18080
     coredns_ready_port: int = 18181
+    # The object store's S3 API on the node address (pods reach the host there), its admin API
+    # on loopback only.
+    object_store_port: int = 7070
+    object_store_admin_port: int = 7080
+    object_store_region: str = "us-east-1"
 
     def __post_init__(self) -> None:
         if not 0 <= self.kwok_pull_fail_nodes <= self.kwok_nodes:
@@ -151,6 +156,25 @@ class Settings:
     @property
     def pause_image(self) -> str:
         return f"{self.registry}/sparkplane/pause:3.10.1"
+
+    @property
+    def versitygw_bin(self) -> Path:
+        version = self.versions["VERSITYGW_VERSION"]
+        return self.cache_dir / f"versitygw-{version}" / "bin" / "versitygw"
+
+    @property
+    def object_store_dir(self) -> Path:
+        """The store's objects and users; inside data_dir, so `down` wipes them."""
+        return self.data_dir / "object-store"
+
+    @property
+    def object_store_endpoint(self) -> str:
+        """The S3 endpoint, the same for pods and for processes on the machine."""
+        return f"http://{self.node_ip}:{self.object_store_port}"
+
+    @property
+    def object_store_admin_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.object_store_admin_port}"
 
     @property
     def containerd_socket(self) -> Path:

@@ -1,7 +1,7 @@
 """Bring up the local cluster; starting it again is harmless.
 
 Order matters: the network first (components bind the node address), then
-etcd and the control plane, then the registry and pause image, then the real
+etcd and the control plane, then the registry, pause image and object store, then the real
 node, DNS, and the simulated nodes.
 """
 
@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from . import addons, components, host, images, kwok
+from . import addons, components, host, images, kwok, object_store
 from .kubeconfigs import kubectl, write_cert_kubeconfig
 from .pki import ensure_pki
 from .procs import ComponentError, Processes, exclusive
@@ -148,6 +148,10 @@ def up(s: Settings) -> None:
     images.ensure_pause_image(s)
     _step("docker, registry, pause image", t0)
 
+    object_store.start_object_store(s, procs)
+    object_store.ensure_platform_access(s)
+    _step("object store, platform bucket", t0)
+
     components.start_containerd(s, procs)
     components.start_kubelet(s, procs)
     components.start_kube_proxy(s, procs)
@@ -163,6 +167,8 @@ def up(s: Settings) -> None:
         f"  admin kubeconfig: {s.admin_kubeconfig}\n"
         f"  export KUBECONFIG={s.admin_kubeconfig}\n"
         f"  registry:         {s.registry} (plain HTTP; push with docker push {s.registry}/NAME:TAG)\n"
+        f"  object store:     {s.object_store_endpoint} (S3; bucket {object_store.PLATFORM_BUCKET}, "
+        f"the platform's key in {object_store.platform_key_file(s)})\n"
         f"  logs:             {s.log_dir}\n"
         f"  stop with:        {CLUSTER_DIR / 'down'}",
         flush=True,
