@@ -9,6 +9,7 @@ it to the local or the Kubernetes launcher, defers, and hands the trigger's even
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ from sparkplane.kubernetes.identity import DEFAULT_KEEP_FAILED_SECONDS, TaskTry
 from sparkplane.kubernetes.secret_refs import SecretReference
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts
 from sparkplane.local.launcher import LocalLauncher
+from sparkplane.object_store import configured_object_store
+from sparkplane.object_store_check import check_object_store
 from sparkplane.quality.result_line import QUALITY_XCOM_KEY
 
 if TYPE_CHECKING:
@@ -50,6 +53,9 @@ class SparkJobOperator(BaseOperator):
     :param kubernetes_conn_id: the cluster's Airflow connection; None runs the job locally.
         Defaults to the deployment setting ``SPARKPLANE_KUBERNETES_CONN_ID``.
     :param namespace: namespace of the driver and executors (default: deployment setting).
+    :param object_store_conn_id: the object store's Airflow connection: the job gets S3A's settings
+        for it and its key by reference (``sparkplane.object_store``); None gives none. Defaults
+        to the deployment setting ``SPARKPLANE_OBJECT_STORE_CONN_ID``.
     :param image: the platform's Spark image (default: deployment setting). (templated)
     :param pod_template: what to add to the driver and executor pods in Kubernetes mode: node
         selectors, tolerations, volumes and mounts, env, labels, sidecars; the platform's own
@@ -64,8 +70,9 @@ class SparkJobOperator(BaseOperator):
     :param delete_failed_driver: delete a failed driver at once instead of keeping it to inspect.
     :param keep_failed_driver: how long a failed driver is kept to inspect before the pod sweep
         deletes it (with its executors).
-    :param preflight: before submitting, check spark-sa's permissions and that the image fits the
-        job (Python, pyspark, the job's imports); see ``sparkplane.kubernetes.preflight``.
+    :param preflight: before submitting, check that the object store answers for the job's buckets
+        (``sparkplane.object_store_check``) and, in Kubernetes mode, spark-sa's permissions and that
+        the image fits the job (Python, pyspark, the job's imports; ``sparkplane.kubernetes.preflight``).
     """
 
     template_fields: Sequence[str] = (
@@ -89,6 +96,7 @@ class SparkJobOperator(BaseOperator):
         executor_instances: int | str = 2,
         kubernetes_conn_id: str | None = settings.KUBERNETES_CONN_ID,
         namespace: str = settings.SPARK_NAMESPACE,
+        object_store_conn_id: str | None = settings.OBJECT_STORE_CONN_ID,
         image: str | None = settings.SPARK_IMAGE,
         pod_template: Mapping[str, Any] | None = None,
         secrets: Sequence[SecretReference] = (),
@@ -113,6 +121,7 @@ class SparkJobOperator(BaseOperator):
         self.executor_instances = executor_instances
         self.kubernetes_conn_id = kubernetes_conn_id
         self.namespace = namespace
+        self.object_store_conn_id = object_store_conn_id
         self.image = image
         self.pod_template = dict(pod_template or {})
         self.secrets = list(secrets)
@@ -142,10 +151,20 @@ class SparkJobOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         spec = self.build_spec()
+        store = configured_object_store(self.object_store_conn_id)
+        if store is not None:
+            # The task's own settings win over the store's.
+            spec = replace(spec, conf={**store.spark_conf(), **spec.conf})
+            self.log.info("Object store: %s (connection %s)", store.endpoint or "AWS S3", store.conn_id)
+            if self.preflight:
+                check_object_store(store, spec, self.log)
         if self.kubernetes_conn_id:
-            return self._submit_to_kubernetes(spec, context)
+            secrets = [*self.secrets, *(store.pod_secrets() if store else [])]
+            return self._submit_to_kubernetes(spec, context, secrets)
         for reference in self.secrets:
             self.log.warning("Local mode has no Kubernetes Secrets: the job runs without %s", reference)
+        if store is not None:
+            spec = replace(spec, env={**spec.env, **store.local_env()})
         self._local = LocalLauncher(log=self.log, on_quality_result=lambda result: self._push_quality(context, result))
         return self._local.run(spec)
 
@@ -172,7 +191,9 @@ class SparkJobOperator(BaseOperator):
 
         return DriverLauncher(RbacHook(self.kubernetes_conn_id), namespace=self.namespace, log=self.log)
 
-    def _submit_to_kubernetes(self, spec: SparkJobSpec, context: Context) -> dict[str, Any]:
+    def _submit_to_kubernetes(
+        self, spec: SparkJobSpec, context: Context, secrets: Sequence[SecretReference]
+    ) -> dict[str, Any]:
         from sparkplane.kubernetes.trigger import SparkDriverTrigger, run_until_first_event
 
         if not self.image:
@@ -180,11 +201,11 @@ class SparkJobOperator(BaseOperator):
                 "No Spark image for Kubernetes mode. Build and push one with image/build, then set the "
                 "operator's image argument or the deployment setting SPARKPLANE_SPARK_IMAGE to what it printed."
             )
-        self.launcher.check_task(spec, pod_template=self.pod_template, secrets=self.secrets)
+        self.launcher.check_task(spec, pod_template=self.pod_template, secrets=secrets)
         task_try = self._task_try(context)
         self._driver = self.launcher.find_driver_to_follow(task_try) or self.launcher.create_driver(
             spec, task_try, KubernetesTarget(namespace=self.namespace, image=self.image),
-            pod_template=self.pod_template, secrets=self.secrets,
+            pod_template=self.pod_template, secrets=secrets,
             keep_failed_seconds=int(self.keep_failed_driver.total_seconds()), preflight=self.preflight,
         )  # fmt: skip
         trigger = SparkDriverTrigger(

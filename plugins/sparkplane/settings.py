@@ -16,9 +16,15 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 #: Folder that relative ``application`` paths of the Spark operator are resolved against.
 JOBS_ROOT = Path(os.environ.get("SPARKPLANE_JOBS_ROOT", PROJECT_ROOT / "jobs"))
 
-#: Where the example pipelines read and write their data. A local folder by default (the
-#: embedded default); a shared filesystem or object store URI in a real deployment.
+#: Where the example pipelines read and write their data: a local folder by default (the
+#: embedded default, no server needed), or an object store URI such as ``s3a://bucket/prefix``
+#: (then set SPARKPLANE_OBJECT_STORE_CONN_ID too).
 DATA_ROOT = os.environ.get("SPARKPLANE_DATA_ROOT", str(PROJECT_ROOT / ".local" / "data"))
+
+#: Airflow connection (conn type aws) of the object store Spark jobs read and write: its endpoint,
+#: region and addressing, its key for local mode, and the Kubernetes Secret holding the key for
+#: pods (see ``sparkplane.object_store``). Unset: no object store settings are given to jobs.
+OBJECT_STORE_CONN_ID = os.environ.get("SPARKPLANE_OBJECT_STORE_CONN_ID") or None
 
 #: Spark master used in local mode. Two threads keep a laptop or a CI machine responsive.
 LOCAL_MASTER = os.environ.get("SPARKPLANE_LOCAL_MASTER", "local[2]")

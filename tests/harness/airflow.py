@@ -38,12 +38,14 @@ def run_dag(
     airflow_home: Path,
     dags_folder: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
+    logical_date: str | None = None,
 ) -> subprocess.CompletedProcess:
     """Run one DAG with ``airflow dags test``; return the finished process.
 
     :param image: the Spark image for Spark tasks; DAGs that start no Spark job need none.
     :param connection: the Kubernetes connection (Kubernetes mode), or None for local mode.
     :param extra_env: more deployment settings (``SPARKPLANE_*``) for this run.
+    :param logical_date: the run's logical date (``YYYY-MM-DD``); now when None.
     """
     env = {**os.environ, "AIRFLOW_HOME": str(airflow_home), **(extra_env or {})}
     if connection is not None:
@@ -55,7 +57,7 @@ def run_dag(
     airflow = [sys.executable, "-m", "airflow"]
     subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     return subprocess.run(
-        [*airflow, "dags", "test", dag_id, "--conf", json.dumps(conf or {})],
+        [*airflow, "dags", "test", dag_id, *([logical_date] if logical_date else []), "--conf", json.dumps(conf or {})],
         env=env, capture_output=True, text=True, timeout=1200,
     )
 

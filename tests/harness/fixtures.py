@@ -73,3 +73,12 @@ def airflow_connection(local_cluster: LocalCluster) -> str:
 
     apply_bootstrap(local_cluster)
     return airflow_identity_connection(local_cluster)
+
+
+@pytest.fixture(scope="session")
+def object_store_connection(local_cluster: LocalCluster, airflow_connection: str) -> str:
+    """The object store's Airflow connection (an environment variable's value), its key in the
+    platform's Secret in namespace spark (after the bootstrap made the namespace)."""
+    from harness.platform import object_store_connection
+
+    return object_store_connection(local_cluster)

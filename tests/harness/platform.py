@@ -53,6 +53,25 @@ def airflow_identity_connection(local_cluster: LocalCluster) -> str:
     return json.dumps({"conn_type": "kubernetes", "extra": {"kube_config_path": str(kubeconfig)}})
 
 
+#: The Airflow connection id of the object store in the tests' deployments.
+OBJECT_STORE_CONN_ID = "object_store"
+
+
+def object_store_connection(local_cluster: LocalCluster) -> str:
+    """Put the platform's store key in its Secret in namespace spark; return the Airflow connection
+    (an environment variable's value) that names the Secret for pods and holds the key for local mode."""
+    from localcluster import object_store
+
+    object_store.apply_platform_secret(local_cluster.settings, SPARK_NAMESPACE)
+    access = object_store.platform_access(local_cluster.settings)
+    return json.dumps({
+        "conn_type": "aws", "login": access.access_key_id, "password": access.secret_access_key,
+        "extra": {"endpoint_url": access.endpoint, "region_name": access.region,
+                  "config_kwargs": {"s3": {"addressing_style": "path"}},
+                  "kubernetes_secret": object_store.PLATFORM_SECRET},
+    })  # fmt: skip
+
+
 @contextlib.contextmanager
 def platform_airflow(home: Path, dag_file: str, *, connection: str, image: str) -> Iterator[AirflowServices]:
     """Run an Airflow deployment in ``home`` for the block, with only ``dag_file`` of the test DAGs,

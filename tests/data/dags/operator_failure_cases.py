@@ -81,6 +81,12 @@ CASES = {
     },
     # A job path rendered from the run's conf that leaves the jobs folder.
     "escaping_application": {"application": "{{ dag_run.conf.get('job', 'spark_smoke_test.py') }}"},
+    # A job writing to the deployment's data root; tests/kubernetes/test_object_store_faults.py
+    # points it (SPARKPLANE_DATA_ROOT, the object store's connection) at a store that cannot work.
+    "object_store": {
+        "application": "generate_orders.py",
+        "application_args": ["--orders", "100", "--customers", "10", "--output", settings.DATA_ROOT + "/store-faults"],
+    },
     # More executors than namespace spark's quota (spark-bootstrap/15-spark-quota.yaml) can hold.
     "over_quota": {"application": "spark_smoke_test.py", "executor_instances": 500},
 }
