@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+from types import ModuleType
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BUILD = PROJECT_ROOT / "image" / "build"
 DOCKER = "/usr/bin/docker"
 #: A cold build on two cores takes about two minutes; a cached one seconds.
 BUILD_TIMEOUT_SECONDS = 20 * 60
+#: The jars the image adds to Spark's jars/ folder (S3A), and their lock's reader.
+JARS_LOCK = PROJECT_ROOT / "image" / "jars.lock"
+FETCH_JARS = PROJECT_ROOT / "image" / "fetch_jars.py"
+
+
+def load_fetch_jars() -> ModuleType:
+    """Import image/fetch_jars.py (a script the image build runs, not a package module)."""
+    spec = importlib.util.spec_from_file_location("fetch_jars", FETCH_JARS)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_build(*args: str, context: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from image_helpers import DOCKER, PROJECT_ROOT, copy_build_context, docker_run, run_build
+from image_helpers import DOCKER, JARS_LOCK, PROJECT_ROOT, copy_build_context, docker_run, load_fetch_jars, run_build
 from sparkplane.image.contents import normalize_name, read_image_contents
 from sparkplane.image.fit import job_code_problems
 from sparkplane.image.job_code import job_code_sha256
@@ -75,6 +75,39 @@ def test_image_holds_exactly_the_lock_at_the_lock_versions(built_image):
 
     # pip and setuptools come with every virtual environment; everything else is the lock.
     assert {k: v for k, v in installed.items() if k not in ("pip", "setuptools")} == pinned
+
+
+def test_the_s3a_jars_are_in_spark_home_and_recorded_in_the_contents(built_image):
+    locked = load_fetch_jars().parse_lock(JARS_LOCK.read_text(), source=str(JARS_LOCK))
+    listing = docker_run(built_image["image"], "sh", "-c", 'cd "$SPARK_HOME/jars" && sha256sum *.jar')
+
+    assert listing.returncode == 0, listing.stderr
+    in_spark_home = {name: sha256 for sha256, name in (line.split() for line in listing.stdout.splitlines())}
+    assert {jar.file_name: jar.sha256 for jar in locked}.items() <= in_spark_home.items()
+    assert built_image["contents"]["jars"] == [
+        {"coordinates": jar.coordinates, "file": jar.file_name, "sha256": jar.sha256} for jar in locked]
+
+
+S3A_CLIENT_SCRIPT = """
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.master("local[1]").config("spark.log.level", "WARN").getOrCreate()
+jvm, conf = spark._jvm, spark._jsc.hadoopConfiguration()
+for key, value in {"endpoint": "http://127.0.0.1:9", "endpoint.region": "us-east-1", "path.style.access": "true"}.items():
+    conf.set("fs.s3a." + key, value)
+fs = jvm.org.apache.hadoop.fs.FileSystem.get(jvm.java.net.URI("s3a://any-bucket/"), conf)
+print("S3A", fs.getClass().getName(), jvm.java.lang.Class.forName(
+    "software.amazon.awssdk.http.nio.netty.NettyNioAsyncHttpClient").getName())
+"""
+
+
+def test_spark_in_the_image_creates_the_s3a_filesystem_and_its_sdk_clients(built_image):
+    # Creating the filesystem builds the SDK's S3 client (no request is sent: S3A probes no bucket
+    # by default); the asynchronous client is the one S3A's uploads from local files need.
+    result = docker_run(built_image["image"], "python", "-c", S3A_CLIENT_SCRIPT)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "S3A org.apache.hadoop.fs.s3a.S3AFileSystem software.amazon.awssdk.http.nio.netty.NettyNioAsyncHttpClient" \
+        in result.stdout.splitlines()
 
 
 def test_pyspark_job_runs_inside_the_image_in_local_mode(built_image):
