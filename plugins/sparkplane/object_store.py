@@ -38,6 +38,7 @@ from sparkplane.kubernetes.secret_refs import SecretEnv
 ACCESS_KEY_ENV = "AWS_ACCESS_KEY_ID"
 SECRET_KEY_ENV = "AWS_SECRET_ACCESS_KEY"
 ENVIRONMENT_CREDENTIALS = "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider"
+DEFAULT_REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,31 @@ class ObjectStore:
         if self.endpoint:
             conf["spark.hadoop.fs.s3a.endpoint"] = self.endpoint
             conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(urlsplit(self.endpoint).scheme == "https").lower()
-        if self.region:
-            conf["spark.hadoop.fs.s3a.endpoint.region"] = self.region
+        # With an endpoint of its own S3A cannot guess the region (it asks EC2's metadata service
+        # and fails): S3-compatible stores accept AWS's default.
+        if self.region or self.endpoint:
+            conf["spark.hadoop.fs.s3a.endpoint.region"] = self.region or DEFAULT_REGION
         return conf
+
+    def s3_client(self, *, connect_timeout: float = 5, read_timeout: float = 10):
+        """A boto3 S3 client for this store with the connection's key (one attempt per call)."""
+        import boto3
+        from botocore.client import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            config=Config(
+                s3={"addressing_style": "path" if self.path_style else "auto"},
+                signature_version="s3v4",
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                retries={"max_attempts": 1},
+            ),
+        )
 
     def local_env(self) -> dict[str, str]:
         """The key as the environment variables of a local spark-submit."""

@@ -38,25 +38,10 @@ def _texts(spec: SparkJobSpec) -> Iterable[str]:
 
 def bucket_problem(store: ObjectStore, bucket: str) -> Diagnosis | None:
     """Ask the store for ``bucket`` with the connection's key; return what is wrong, if anything."""
-    import boto3
-    from botocore.client import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
     where = f"the object store at {store.endpoint or 'AWS S3'} (Airflow connection {store.conn_id!r})"
-    client = boto3.client(
-        "s3",
-        endpoint_url=store.endpoint,
-        region_name=store.region,
-        aws_access_key_id=store.access_key_id,
-        aws_secret_access_key=store.secret_access_key,
-        config=Config(
-            s3={"addressing_style": "path" if store.path_style else "auto"},
-            signature_version="s3v4",
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            read_timeout=10,
-            retries={"max_attempts": 1},
-        ),
-    )
+    client = store.s3_client(connect_timeout=CONNECT_TIMEOUT_SECONDS)
     try:
         client.head_bucket(Bucket=bucket)
     except ClientError as e:

@@ -14,6 +14,9 @@ from collections.abc import Mapping
 #: Parts of a Spark or Hadoop setting's name that mark its value as a secret, beyond Airflow's
 #: sensitive names (``spark.hadoop.fs.s3a.secret.key``, ``...password``, ``...credentials...``).
 SECRET_NAME_PARTS = ("secret", "password", "token", "credential", "passphrase", "private.key", "access.key")
+#: Endings of settings whose names hold such a part but whose values name a class or a file:
+#: S3A's credentials provider chain, Hadoop's credential provider path (a keystore's location).
+NOT_SECRET_NAME_ENDINGS = (".credentials.provider", ".credential.provider.path")
 #: Characters that Java's Properties format reads specially in a key (and, first, in a value).
 _PROPERTIES_KEY_SPECIAL = re.compile(r"([\\:=#! ])")
 
@@ -23,6 +26,8 @@ def is_secret_setting(key: str) -> bool:
     from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
 
     lowered = key.lower()
+    if lowered.endswith(NOT_SECRET_NAME_ENDINGS):
+        return False
     return any(part in lowered for part in SECRET_NAME_PARTS) or should_hide_value_for_key(key)
 
 

@@ -44,9 +44,10 @@ def test_aws_itself_needs_no_endpoint_and_uses_virtual_hosted_buckets():
     assert conf["spark.hadoop.fs.s3a.endpoint.region"] == "eu-west-1"
 
 
-def test_an_https_endpoint_keeps_tls_on():
+def test_an_https_endpoint_keeps_tls_on_and_gets_a_region_when_none_is_given():
     store = object_store_from_connection("s", login=None, password=None, extra={"endpoint_url": "https://s3.example"})
     assert store.spark_conf()["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "true"
+    assert store.spark_conf()["spark.hadoop.fs.s3a.endpoint.region"] == "us-east-1"
 
 
 def test_pods_get_the_key_as_references_to_the_named_secret():
