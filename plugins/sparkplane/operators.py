@@ -19,6 +19,7 @@ from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
 
 from sparkplane import settings
 from sparkplane.deployment import deployment_id
+from sparkplane.event_logs import prepare_event_log_dir
 from sparkplane.exceptions import JobDefinitionError
 from sparkplane.job_spec import SparkJobSpec, check_application_origin, whole_number
 from sparkplane.kubernetes.driver_pod import KubernetesTarget
@@ -30,6 +31,7 @@ from sparkplane.local.launcher import LocalLauncher
 from sparkplane.object_store import configured_object_store
 from sparkplane.object_store_check import check_object_store
 from sparkplane.quality.result_line import QUALITY_XCOM_KEY
+from sparkplane.spark_conf import event_log_conf
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -56,6 +58,8 @@ class SparkJobOperator(BaseOperator):
     :param object_store_conn_id: the object store's Airflow connection: the job gets S3A's settings
         for it and its key by reference (``sparkplane.object_store``); None gives none. Defaults
         to the deployment setting ``SPARKPLANE_OBJECT_STORE_CONN_ID``.
+    :param event_log_dir: where the driver writes its Spark event logs (rolling), for a Spark
+        History Server; None writes none. Defaults to ``SPARKPLANE_SPARK_EVENT_LOG_DIR``.
     :param image: the platform's Spark image (default: deployment setting). (templated)
     :param pod_template: what to add to the driver and executor pods in Kubernetes mode: node
         selectors, tolerations, volumes and mounts, env, labels, sidecars; the platform's own
@@ -97,6 +101,7 @@ class SparkJobOperator(BaseOperator):
         kubernetes_conn_id: str | None = settings.KUBERNETES_CONN_ID,
         namespace: str = settings.SPARK_NAMESPACE,
         object_store_conn_id: str | None = settings.OBJECT_STORE_CONN_ID,
+        event_log_dir: str | None = settings.SPARK_EVENT_LOG_DIR,
         image: str | None = settings.SPARK_IMAGE,
         pod_template: Mapping[str, Any] | None = None,
         secrets: Sequence[SecretReference] = (),
@@ -122,6 +127,7 @@ class SparkJobOperator(BaseOperator):
         self.kubernetes_conn_id = kubernetes_conn_id
         self.namespace = namespace
         self.object_store_conn_id = object_store_conn_id
+        self.event_log_dir = event_log_dir
         self.image = image
         self.pod_template = dict(pod_template or {})
         self.secrets = list(secrets)
@@ -151,13 +157,17 @@ class SparkJobOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         spec = self.build_spec()
+        # The task's own settings win over the deployment's.
+        if self.event_log_dir:
+            spec = replace(spec, conf={**event_log_conf(self.event_log_dir), **spec.conf})
         store = configured_object_store(self.object_store_conn_id)
         if store is not None:
-            # The task's own settings win over the store's.
             spec = replace(spec, conf={**store.spark_conf(), **spec.conf})
             self.log.info("Object store: %s (connection %s)", store.endpoint or "AWS S3", store.conn_id)
             if self.preflight:
                 check_object_store(store, spec, self.log)
+        if self.event_log_dir:
+            prepare_event_log_dir(self.event_log_dir, store)
         if self.kubernetes_conn_id:
             secrets = [*self.secrets, *(store.pod_secrets() if store else [])]
             return self._submit_to_kubernetes(spec, context, secrets)

@@ -47,6 +47,11 @@ SPARK_IMAGE = os.environ.get("SPARKPLANE_SPARK_IMAGE") or None
 #: then link to the job's page there (``<url>/history/<application id>``).
 SPARK_HISTORY_URL = (os.environ.get("SPARKPLANE_SPARK_HISTORY_URL") or "").rstrip("/") or None
 
+#: Where every Spark driver of the deployment writes its event logs (rolling), for a Spark
+#: History Server reading the same folder: a URI such as ``s3a://bucket/spark-events/prod``, one
+#: per deployment. Unset: no event logs.
+SPARK_EVENT_LOG_DIR = os.environ.get("SPARKPLANE_SPARK_EVENT_LOG_DIR") or None
+
 #: Which Airflow this is, in every driver's labels, keys and name, so that two Airflows sharing a
 #: namespace (staging and production) never follow, report on or sweep each other's drivers.
 #: Lowercase letters, digits and dashes, at most 20. Unset: an id made once and kept in the

@@ -62,3 +62,24 @@ TASK_LOG_CONF: dict[str, str] = {
     # The console progress bar redraws one line with carriage returns: noise in a task log.
     "spark.ui.showConsoleProgress": "false",
 }
+
+
+# --- Event logs, read by a Spark History Server ---------------------------------------------
+SPARK_EVENT_LOG_ENABLED = "spark.eventLog.enabled"
+SPARK_EVENT_LOG_DIR = "spark.eventLog.dir"
+SPARK_EVENT_LOG_ROLLING = "spark.eventLog.rolling.enabled"
+SPARK_EVENT_LOG_ROLLING_MAX_FILE_SIZE = "spark.eventLog.rolling.maxFileSize"
+#: Spark's smallest roll size. On an object store a file appears only when it is closed, so a
+#: running job shows in the History Server once its first 10 MB of events rolled (a small job,
+#: only when it ends); each roll is a separate object, never a rewrite of a growing one.
+EVENT_LOG_ROLL_SIZE = "10m"
+
+
+def event_log_conf(log_dir: str) -> dict[str, str]:
+    """Settings that make a driver write rolling event logs under ``log_dir`` (a URI Spark can write)."""
+    return {
+        SPARK_EVENT_LOG_ENABLED: "true",
+        SPARK_EVENT_LOG_DIR: log_dir,
+        SPARK_EVENT_LOG_ROLLING: "true",
+        SPARK_EVENT_LOG_ROLLING_MAX_FILE_SIZE: EVENT_LOG_ROLL_SIZE,
+    }

@@ -1,0 +1,143 @@
+"""Start or stop a Spark History Server on this machine, reading the drivers' event logs.
+
+    scripts/history-server start --log-dir s3a://sparkplane/spark-events/demo [--port 18080]
+    scripts/history-server stop
+
+The server is Spark's own (org.apache.spark.deploy.history.HistoryServer, in the pyspark package of
+the project's environment, with the object store connector's jars). For an ``s3a://`` folder it
+reads the store the deployment's Airflow connection describes: SPARKPLANE_OBJECT_STORE_CONN_ID names
+it and AIRFLOW_CONN_<ID> holds it, as for Airflow itself; the key reaches the server through its
+environment, never its settings or command line. State (pid, log, settings) is in
+.local/history-server/. Then set SPARKPLANE_SPARK_HISTORY_URL=http://127.0.0.1:<port> for Airflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT / "plugins"))
+
+from sparkplane.event_logs import prepare_event_log_dir  # noqa: E402
+from sparkplane.object_store import ObjectStore, object_store_from_connection  # noqa: E402
+from sparkplane.secret_conf import properties_text  # noqa: E402
+
+STATE = PROJECT_ROOT / ".local" / "history-server"
+MAIN_CLASS = "org.apache.spark.deploy.history.HistoryServer"
+
+
+def configured_store() -> ObjectStore | None:
+    conn_id = os.environ.get("SPARKPLANE_OBJECT_STORE_CONN_ID")
+    if not conn_id:
+        return None
+    raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    if not raw:
+        sys.exit(f"history-server: SPARKPLANE_OBJECT_STORE_CONN_ID={conn_id} but AIRFLOW_CONN_{conn_id.upper()} is unset; "
+                 "export the connection as JSON, as for Airflow.")
+    connection = json.loads(raw)
+    return object_store_from_connection(conn_id, login=connection.get("login"), password=connection.get("password"),
+                                        extra=connection.get("extra") or {})
+
+
+def server_settings(log_dir: str, port: int, store: ObjectStore | None) -> dict[str, str]:
+    return {
+        "spark.history.fs.logDirectory": log_dir,
+        "spark.history.ui.port": str(port),
+        # A finished job is listed within seconds of its last event log file closing.
+        "spark.history.fs.update.interval": "5s",
+        **(store.spark_conf() if store else {}),
+    }
+
+
+def running_pid() -> int | None:
+    pid_file = STATE / "pid"
+    if not pid_file.exists():
+        return None
+    pid = int(pid_file.read_text())
+    try:
+        if MAIN_CLASS.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return pid
+    except OSError:
+        pass
+    return None
+
+
+def answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/applications?limit=1", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def start(log_dir: str, port: int) -> int:
+    if (pid := running_pid()) is not None:
+        print(f"history-server: already running (pid {pid}); stop it first to change its settings")
+        return 0
+    store = configured_store()
+    if log_dir.startswith("s3a://") and store is None:
+        sys.exit("history-server: an s3a:// folder needs the object store: set SPARKPLANE_OBJECT_STORE_CONN_ID "
+                 "and AIRFLOW_CONN_<ID> as for Airflow.")
+    prepare_event_log_dir(log_dir, store)
+    STATE.mkdir(parents=True, exist_ok=True)
+    properties = STATE / "spark-history.properties"
+    properties.write_text(properties_text(server_settings(log_dir, port, store)))
+    spark_home = PROJECT_ROOT / ".venv" / "lib" / "python3.11" / "site-packages" / "pyspark"
+    env = {**os.environ, "SPARK_HOME": str(spark_home), **(store.local_env() if store else {})}
+    with (STATE / "server.log").open("ab") as log:
+        process = subprocess.Popen(
+            [str(spark_home / "bin" / "spark-class"), MAIN_CLASS, "--properties-file", str(properties)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+    (STATE / "pid").write_text(str(process.pid))
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        if answers(port):
+            print(f"history-server: http://127.0.0.1:{port} reads {log_dir} (log: {STATE / 'server.log'})")
+            return 0
+        time.sleep(1)
+    stop()
+    tail = (STATE / "server.log").read_text(errors="replace").splitlines()[-15:]
+    print("history-server: did not start; the end of its log:\n  " + "\n  ".join(tail), file=sys.stderr)
+    return 1
+
+
+def stop() -> int:
+    pid = running_pid()
+    if pid is None:
+        (STATE / "pid").unlink(missing_ok=True)
+        return 0
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while running_pid() is not None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if running_pid() is not None:
+        os.killpg(pid, signal.SIGKILL)
+    (STATE / "pid").unlink(missing_ok=True)
+    print(f"history-server: stopped (pid {pid})")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="history-server", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    started = commands.add_parser("start", help="start the server (in the background)")
+    started.add_argument("--log-dir", required=True, help="the folder drivers write event logs to (SPARKPLANE_SPARK_EVENT_LOG_DIR)")
+    started.add_argument("--port", type=int, default=18080)
+    commands.add_parser("stop", help="stop the server this script started")
+    args = parser.parse_args()
+    return start(args.log_dir, args.port) if args.command == "start" else stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
