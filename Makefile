@@ -1,5 +1,5 @@
 # The two set-up commands are `make demo` and `make test`; everything else is for development.
-.PHONY: demo test test-long faults env lock bench bench-operator bench-triggerer bench-prepull bench-quality clean cluster-up cluster-down cluster-smoke image bootstrap lint-rbac
+.PHONY: demo test test-long faults env lock bench bench-operator bench-triggerer bench-prepull bench-quality bench-object-store clean cluster-up cluster-down cluster-smoke cluster-demo image bootstrap lint-rbac
 
 ## Run the example pipeline on the embedded default (local Spark, SQLite Airflow).
 demo:
@@ -58,6 +58,10 @@ cluster-down:
 ## Run the spark_smoke_test DAG on the local cluster: image built and pushed, bootstrap applied.
 cluster-smoke: env
 	scripts/cluster-smoke
+
+## Run the example pipeline on the local cluster, data in its object store, a History Server for its jobs.
+cluster-demo: env
+	scripts/cluster-demo
 
 ## Build the Spark image and push it to the local registry (prints size, build time, digest).
 image: env

@@ -1,6 +1,6 @@
 """Start or stop a Spark History Server on this machine, reading the drivers' event logs.
 
-    scripts/history-server start --log-dir s3a://sparkplane/spark-events/demo [--port 18080]
+    scripts/history-server start --log-dir s3a://sparkplane/spark-events/demo [--port 18480]
     scripts/history-server stop
 
 The server is Spark's own (org.apache.spark.deploy.history.HistoryServer, in the pyspark package of
@@ -14,7 +14,6 @@ environment, never its settings or command line. State (pid, log, settings) is i
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -26,25 +25,15 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT / "plugins"))
 
+from deployment_store import configured_store  # noqa: E402
 from sparkplane.event_logs import prepare_event_log_dir  # noqa: E402
-from sparkplane.object_store import ObjectStore, object_store_from_connection  # noqa: E402
+from sparkplane.object_store import ObjectStore  # noqa: E402
 from sparkplane.secret_conf import properties_text  # noqa: E402
 
 STATE = PROJECT_ROOT / ".local" / "history-server"
 MAIN_CLASS = "org.apache.spark.deploy.history.HistoryServer"
-
-
-def configured_store() -> ObjectStore | None:
-    conn_id = os.environ.get("SPARKPLANE_OBJECT_STORE_CONN_ID")
-    if not conn_id:
-        return None
-    raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
-    if not raw:
-        sys.exit(f"history-server: SPARKPLANE_OBJECT_STORE_CONN_ID={conn_id} but AIRFLOW_CONN_{conn_id.upper()} is unset; "
-                 "export the connection as JSON, as for Airflow.")
-    connection = json.loads(raw)
-    return object_store_from_connection(conn_id, login=connection.get("login"), password=connection.get("password"),
-                                        extra=connection.get("extra") or {})
+#: Not Spark's 18080: the local cluster's DNS server answers health checks there.
+DEFAULT_PORT = 18480
 
 
 def server_settings(log_dir: str, port: int, store: ObjectStore | None) -> dict[str, str]:
@@ -53,6 +42,8 @@ def server_settings(log_dir: str, port: int, store: ObjectStore | None) -> dict[
         "spark.history.ui.port": str(port),
         # A finished job is listed within seconds of its last event log file closing.
         "spark.history.fs.update.interval": "5s",
+        # A taken port fails the start instead of moving the server to another one nobody links to.
+        "spark.port.maxRetries": "0",
         **(store.spark_conf() if store else {}),
     }
 
@@ -82,7 +73,7 @@ def start(log_dir: str, port: int) -> int:
     if (pid := running_pid()) is not None:
         print(f"history-server: already running (pid {pid}); stop it first to change its settings")
         return 0
-    store = configured_store()
+    store = configured_store("history-server")
     if log_dir.startswith("s3a://") and store is None:
         sys.exit("history-server: an s3a:// folder needs the object store: set SPARKPLANE_OBJECT_STORE_CONN_ID "
                  "and AIRFLOW_CONN_<ID> as for Airflow.")
@@ -91,7 +82,9 @@ def start(log_dir: str, port: int) -> int:
     properties = STATE / "spark-history.properties"
     properties.write_text(properties_text(server_settings(log_dir, port, store)))
     spark_home = PROJECT_ROOT / ".venv" / "lib" / "python3.11" / "site-packages" / "pyspark"
-    env = {**os.environ, "SPARK_HOME": str(spark_home), **(store.local_env() if store else {})}
+    # Loopback only: the server has no login.
+    env = {**os.environ, "SPARK_HOME": str(spark_home), "SPARK_LOCAL_IP": "127.0.0.1",
+           **(store.local_env() if store else {})}  # fmt: skip
     with (STATE / "server.log").open("ab") as log:
         process = subprocess.Popen(
             [str(spark_home / "bin" / "spark-class"), MAIN_CLASS, "--properties-file", str(properties)],
@@ -133,7 +126,7 @@ def main() -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     started = commands.add_parser("start", help="start the server (in the background)")
     started.add_argument("--log-dir", required=True, help="the folder drivers write event logs to (SPARKPLANE_SPARK_EVENT_LOG_DIR)")
-    started.add_argument("--port", type=int, default=18080)
+    started.add_argument("--port", type=int, default=DEFAULT_PORT)
     commands.add_parser("stop", help="stop the server this script started")
     args = parser.parse_args()
     return start(args.log_dir, args.port) if args.command == "start" else stop()

@@ -203,8 +203,43 @@ def secret_manifest(access: StoreAccess, namespace: str, name: str = PLATFORM_SE
     }
 
 
+def airflow_connection(access: StoreAccess, secret_name: str = PLATFORM_SECRET) -> str:
+    """The store as an Airflow connection (JSON, for an ``AIRFLOW_CONN_<ID>`` variable), in the shape
+    the platform reads (``sparkplane.object_store``): the key for local mode, the Secret's name for pods."""
+    return json.dumps({
+        "conn_type": "aws", "login": access.access_key_id, "password": access.secret_access_key,
+        "extra": {"endpoint_url": access.endpoint, "region_name": access.region,
+                  "config_kwargs": {"s3": {"addressing_style": "path"}}, "kubernetes_secret": secret_name},
+    })  # fmt: skip
+
+
 def apply_platform_secret(s: Settings, namespace: str, name: str = PLATFORM_SECRET) -> None:
     """Create or update the Secret in ``namespace`` (the manifest goes to kubectl on stdin)."""
     manifest = json.dumps(secret_manifest(platform_access(s), namespace, name))
     kubectl(s, "apply", "--server-side", "--force-conflicts", "--field-manager=sparkplane-object-store",
             "-f", "-", input=manifest, what=f"creating Secret {namespace}/{name}")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``secret NAMESPACE``: put the platform's key in its Secret there. ``connection``: print the
+    Airflow connection (it holds the key: capture it, as scripts/cluster-demo does, never log it)."""
+    import argparse
+
+    from .settings import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m localcluster.object_store", description=main.__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("secret").add_argument("namespace")
+    commands.add_parser("connection")
+    args = parser.parse_args(argv)
+    s = load_settings()
+    if args.command == "secret":
+        apply_platform_secret(s, args.namespace)
+        print(f"Secret {args.namespace}/{PLATFORM_SECRET} holds the platform's object store key")
+    else:
+        print(airflow_connection(platform_access(s)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

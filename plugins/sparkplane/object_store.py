@@ -25,6 +25,7 @@ Without ``endpoint_url`` the store is AWS S3 itself. Building the settings is pu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,6 +137,14 @@ def object_store_from_connection(
         kubernetes_secret=extra.get("kubernetes_secret") or None,
         access_key_id=login or None,
         secret_access_key=password or None,
+    )
+
+
+def object_store_from_json(conn_id: str, text: str) -> ObjectStore:
+    """Read the connection from its JSON form (an ``AIRFLOW_CONN_<ID>`` variable's value), for tools outside Airflow."""
+    connection = json.loads(text)
+    return object_store_from_connection(
+        conn_id, login=connection.get("login"), password=connection.get("password"), extra=connection.get("extra") or {}
     )
 
 

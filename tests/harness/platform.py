@@ -63,13 +63,7 @@ def object_store_connection(local_cluster: LocalCluster) -> str:
     from localcluster import object_store
 
     object_store.apply_platform_secret(local_cluster.settings, SPARK_NAMESPACE)
-    access = object_store.platform_access(local_cluster.settings)
-    return json.dumps({
-        "conn_type": "aws", "login": access.access_key_id, "password": access.secret_access_key,
-        "extra": {"endpoint_url": access.endpoint, "region_name": access.region,
-                  "config_kwargs": {"s3": {"addressing_style": "path"}},
-                  "kubernetes_secret": object_store.PLATFORM_SECRET},
-    })  # fmt: skip
+    return object_store.airflow_connection(object_store.platform_access(local_cluster.settings))
 
 
 @contextlib.contextmanager
