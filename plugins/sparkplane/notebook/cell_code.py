@@ -140,7 +140,10 @@ def _draws(tree: ast.Module) -> bool:
 
 def indent_code(source: str, prefix: str = "    ") -> str:
     """Indent every line of ``source`` (into a function's body), except the lines inside a
-    multi-line string, whose text would change: ``\"\"\"SELECT ...\"\"\"`` keeps its lines as written."""
+    multi-line string, whose text would change: ``\"\"\"SELECT ...\"\"\"`` keeps its lines as written.
+    An empty ``source`` becomes ``pass``, so the body is still a body."""
+    if not source.strip():
+        return prefix + "pass"
     inside_strings: set[int] = set()
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type == tokenize.STRING and token.end[0] > token.start[0]:

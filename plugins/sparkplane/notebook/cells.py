@@ -9,7 +9,7 @@ cells included, so a number in a message points at the cell a person sees.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 #: Cell magics whose body is Python.
@@ -34,7 +34,6 @@ class Notebook:
     code_cells: tuple[CodeCell, ...]
     python_version: str | None = None
     title: str | None = None
-    markdown: tuple[str, ...] = field(default=())
 
 
 def python_source_of_cell(cell_source: str) -> str:
@@ -71,7 +70,7 @@ def read_notebook(path: Path) -> Notebook:
     markdown = tuple(cell.source for cell in document.cells if cell.cell_type == "markdown")
     version = document.metadata.get("language_info", {}).get("version")
     return Notebook(code_cells, python_version=str(version) if version else None,
-                    title=_first_heading(markdown), markdown=markdown)  # fmt: skip
+                    title=_first_heading(markdown))  # fmt: skip
 
 
 def notebook_python_source(notebook: Notebook) -> str:

@@ -65,7 +65,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     options = parse_arguments(argv)
 {assignments}
-{_indented(body)}
+{indent_code(body)}
 
 
 if __name__ == "__main__":
@@ -105,7 +105,3 @@ def _range_checks(parameters: Sequence[Parameter]) -> str:
             f"not {{options.{parameter.name}}}\")\n"
         )
     return "".join(checks)
-
-
-def _indented(body: str) -> str:
-    return indent_code(body) if body.strip() else "    pass"

@@ -61,14 +61,10 @@ import {name}
 
 def write_test_input({signature}):
     """The notebook's test-input cell (cell {test_input.number})."""
-{_indented(test_input.body)}
+{indent_code(test_input.body)}
 
 
 def test_main_runs_on_the_notebooks_tiny_input(spark, tmp_path):
 {locations}    write_test_input({input_call})
     {name}.main([{arguments}])
 {checks}'''
-
-
-def _indented(body: str) -> str:
-    return indent_code(body) if body.strip() else "    pass"
