@@ -4,7 +4,10 @@ run locally against the same store: real Airflow, real Spark, the real S3 API.""
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import boto3
@@ -13,7 +16,10 @@ import pytest
 from botocore.client import Config
 from harness.airflow import run_dag
 from harness.platform import OBJECT_STORE_CONN_ID
+from harness.pods import PodWatch
+from kubernetes import client
 from localcluster import object_store
+from sparkplane.kubernetes.identity import SPARK_NAMESPACE
 
 pytestmark = [pytest.mark.cluster, pytest.mark.airflow]
 
@@ -41,21 +47,23 @@ def store(local_cluster):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, spark_image, airflow_connection, object_store_connection, store):
+def runs(tmp_path_factory, local_cluster, spark_image, airflow_connection, object_store_connection, store):
     access, s3 = store
     prefix = f"tests/pipeline-{uuid.uuid4().hex[:8]}"
     root = f"s3a://{access.bucket}/{prefix}"
-    on_cluster = run_dag(
-        "revenue_by_region", CONF, image=spark_image, connection=airflow_connection, logical_date=LOGICAL_DATE,
-        airflow_home=tmp_path_factory.mktemp("cluster-airflow"),
-        extra_env=_store_settings(object_store_connection, f"{root}/cluster"),
-    )  # fmt: skip
+    homes = {"cluster": tmp_path_factory.mktemp("cluster-airflow"), "local": tmp_path_factory.mktemp("local-airflow")}
+    started = time.time() - 1
+    core = client.CoreV1Api(local_cluster.api_client())
+    with PodWatch(core, SPARK_NAMESPACE, "sparkplane.dev/dag-id=revenue_by_region") as seen:
+        on_cluster = run_dag(
+            "revenue_by_region", CONF, image=spark_image, connection=airflow_connection, logical_date=LOGICAL_DATE,
+            airflow_home=homes["cluster"], extra_env=_store_settings(object_store_connection, f"{root}/cluster"),
+        )  # fmt: skip
     local = run_dag(
         "revenue_by_region", CONF, connection=None, logical_date=LOGICAL_DATE,
-        airflow_home=tmp_path_factory.mktemp("local-airflow"),
-        extra_env=_store_settings(object_store_connection, f"{root}/local"),
+        airflow_home=homes["local"], extra_env=_store_settings(object_store_connection, f"{root}/local"),
     )  # fmt: skip
-    yield on_cluster, local, prefix
+    yield on_cluster, local, prefix, homes, started, list(seen.created.values())
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=access.bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             s3.delete_object(Bucket=access.bucket, Key=item["Key"])
@@ -75,7 +83,7 @@ def _log(result) -> str:
 
 
 def test_the_pipeline_runs_on_kubernetes_with_its_data_in_the_store(runs):
-    on_cluster, _, _ = runs
+    on_cluster = runs[0]
     assert on_cluster.returncode == 0, _log(on_cluster)[-6000:]
     log = _log(on_cluster)
     assert f"Wrote {CONF['customers']} customers and {CONF['orders']} orders" in log
@@ -84,7 +92,7 @@ def test_the_pipeline_runs_on_kubernetes_with_its_data_in_the_store(runs):
 
 
 def test_the_cluster_report_equals_the_local_report_of_the_same_day(runs, store, tmp_path):
-    on_cluster, local, prefix = runs
+    on_cluster, local, prefix = runs[:3]
     assert on_cluster.returncode == 0 and local.returncode == 0, _log(local)[-6000:]
     access, s3 = store
     (tmp_path / "cluster").mkdir()
@@ -95,8 +103,40 @@ def test_the_cluster_report_equals_the_local_report_of_the_same_day(runs, store,
     pd.testing.assert_frame_equal(cluster_report, local_report)
 
 
-def test_the_key_is_in_no_task_log(runs, store):
-    access, _ = store
-    for result in runs[:2]:
-        assert access.secret_access_key not in _log(result)
-        assert json.dumps(access.secret_access_key) not in _log(result)
+def _audit_events(local_cluster, since: float) -> list[str]:
+    """The API server's audit events received since ``since``, as JSON text (the rotated file included)."""
+    events = []
+    for path in sorted(local_cluster.settings.log_dir.glob("audit*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            received = json.loads(line)["requestReceivedTimestamp"].replace("Z", "+00:00")
+            if datetime.fromisoformat(received).timestamp() >= since:
+                events.append(line)
+    return events
+
+
+def _stored(airflow_home: Path, query: str) -> list[str]:
+    with sqlite3.connect(airflow_home / "airflow.db") as database:
+        return [str(row[0]) for row in database.execute(query)]
+
+
+def test_the_key_reaches_pods_by_reference_and_is_nowhere_in_plain_text(runs, store, local_cluster):
+    """Task logs, XCom, rendered fields, the pods' specs and the API server's audit log."""
+    on_cluster, local, _, homes, started, pods = runs
+    assert on_cluster.returncode == 0 and local.returncode == 0
+    secret = store[0].secret_access_key
+    roles = {pod.metadata.labels.get("spark-role") for pod in pods}
+    assert {"driver", "executor"} <= roles, roles
+    for pod in pods:
+        spec = json.dumps(client.ApiClient().sanitize_for_serialization(pod))
+        assert secret not in spec
+        assert object_store.PLATFORM_SECRET in spec, f"{pod.metadata.name} does not reference the store's Secret"
+    events = _audit_events(local_cluster, started)
+    assert [event for event in events if object_store.PLATFORM_SECRET in event and '"pods"' in event], (
+        "no audited pod names the Secret: the check saw nothing")
+    assert not [event for event in events if secret in event]
+    for result, home in ((on_cluster, homes["cluster"]), (local, homes["local"])):
+        rendered = _stored(home, "SELECT rendered_fields FROM rendered_task_instance_fields")
+        xcom = _stored(home, "SELECT value FROM xcom")
+        assert rendered and xcom, "no rendered fields or XCom were stored"
+        for text in (result.stdout + result.stderr, *rendered, *xcom):
+            assert secret not in text
