@@ -8,7 +8,7 @@ the project's environment, with the object store connector's jars). For an ``s3a
 reads the store the deployment's Airflow connection describes: SPARKPLANE_OBJECT_STORE_CONN_ID names
 it and AIRFLOW_CONN_<ID> holds it, as for Airflow itself; the key reaches the server through its
 environment, never its settings or command line. State (pid, log, settings) is in
-.local/history-server/. Then set SPARKPLANE_SPARK_HISTORY_URL=http://127.0.0.1:<port> for Airflow.
+.local/history-server/ (--state for another server beside it). Then set SPARKPLANE_SPARK_HISTORY_URL=http://127.0.0.1:<port> for Airflow.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sparkplane.event_logs import prepare_event_log_dir  # noqa: E402
 from sparkplane.object_store import ObjectStore  # noqa: E402
 from sparkplane.secret_conf import properties_text  # noqa: E402
 
-STATE = PROJECT_ROOT / ".local" / "history-server"
+DEFAULT_STATE = PROJECT_ROOT / ".local" / "history-server"
 MAIN_CLASS = "org.apache.spark.deploy.history.HistoryServer"
 #: Not Spark's 18080: the local cluster's DNS server answers health checks there.
 DEFAULT_PORT = 18480
@@ -48,8 +48,8 @@ def server_settings(log_dir: str, port: int, store: ObjectStore | None) -> dict[
     }
 
 
-def running_pid() -> int | None:
-    pid_file = STATE / "pid"
+def running_pid(state: Path) -> int | None:
+    pid_file = state / "pid"
     if not pid_file.exists():
         return None
     pid = int(pid_file.read_text())
@@ -69,54 +69,59 @@ def answers(port: int) -> bool:
         return False
 
 
-def start(log_dir: str, port: int) -> int:
-    if (pid := running_pid()) is not None:
-        print(f"history-server: already running (pid {pid}); stop it first to change its settings")
-        return 0
+def start(state: Path, log_dir: str, port: int) -> int:
     store = configured_store("history-server")
+    settings = properties_text(server_settings(log_dir, port, store))
+    properties = state / "spark-history.properties"
+    if (pid := running_pid(state)) is not None:
+        if properties.read_text() == settings:
+            print(f"history-server: already running (pid {pid}) on port {port}, reading {log_dir}")
+            return 0
+        print(f"history-server: one already runs with other settings (pid {pid}, {properties}); "
+              f"stop it first: scripts/history-server stop --state {state}", file=sys.stderr)
+        return 1
     if log_dir.startswith("s3a://") and store is None:
         sys.exit("history-server: an s3a:// folder needs the object store: set SPARKPLANE_OBJECT_STORE_CONN_ID "
                  "and AIRFLOW_CONN_<ID> as for Airflow.")
     prepare_event_log_dir(log_dir, store)
-    STATE.mkdir(parents=True, exist_ok=True)
-    properties = STATE / "spark-history.properties"
-    properties.write_text(properties_text(server_settings(log_dir, port, store)))
+    state.mkdir(parents=True, exist_ok=True)
+    properties.write_text(settings)
     spark_home = PROJECT_ROOT / ".venv" / "lib" / "python3.11" / "site-packages" / "pyspark"
     # Loopback only: the server has no login.
     env = {**os.environ, "SPARK_HOME": str(spark_home), "SPARK_LOCAL_IP": "127.0.0.1",
            **(store.local_env() if store else {})}  # fmt: skip
-    with (STATE / "server.log").open("ab") as log:
+    with (state / "server.log").open("ab") as log:
         process = subprocess.Popen(
             [str(spark_home / "bin" / "spark-class"), MAIN_CLASS, "--properties-file", str(properties)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
-    (STATE / "pid").write_text(str(process.pid))
+    (state / "pid").write_text(str(process.pid))
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
             break
         if answers(port):
-            print(f"history-server: http://127.0.0.1:{port} reads {log_dir} (log: {STATE / 'server.log'})")
+            print(f"history-server: http://127.0.0.1:{port} reads {log_dir} (log: {state / 'server.log'})")
             return 0
         time.sleep(1)
-    stop()
-    tail = (STATE / "server.log").read_text(errors="replace").splitlines()[-15:]
+    stop(state)
+    tail = (state / "server.log").read_text(errors="replace").splitlines()[-15:]
     print("history-server: did not start; the end of its log:\n  " + "\n  ".join(tail), file=sys.stderr)
     return 1
 
 
-def stop() -> int:
-    pid = running_pid()
+def stop(state: Path) -> int:
+    pid = running_pid(state)
     if pid is None:
-        (STATE / "pid").unlink(missing_ok=True)
+        (state / "pid").unlink(missing_ok=True)
         return 0
     os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + 20
-    while running_pid() is not None and time.monotonic() < deadline:
+    while running_pid(state) is not None and time.monotonic() < deadline:
         time.sleep(0.5)
-    if running_pid() is not None:
+    if running_pid(state) is not None:
         os.killpg(pid, signal.SIGKILL)
-    (STATE / "pid").unlink(missing_ok=True)
+    (state / "pid").unlink(missing_ok=True)
     print(f"history-server: stopped (pid {pid})")
     return 0
 
@@ -127,9 +132,12 @@ def main() -> int:
     started = commands.add_parser("start", help="start the server (in the background)")
     started.add_argument("--log-dir", required=True, help="the folder drivers write event logs to (SPARKPLANE_SPARK_EVENT_LOG_DIR)")
     started.add_argument("--port", type=int, default=DEFAULT_PORT)
-    commands.add_parser("stop", help="stop the server this script started")
+    stopped = commands.add_parser("stop", help="stop the server this script started")
+    for command in (started, stopped):
+        command.add_argument("--state", type=Path, default=DEFAULT_STATE,
+                             help=f"folder of its pid, log and settings (default {DEFAULT_STATE.relative_to(PROJECT_ROOT)})")
     args = parser.parse_args()
-    return start(args.log_dir, args.port) if args.command == "start" else stop()
+    return start(args.state, args.log_dir, args.port) if args.command == "start" else stop(args.state)
 
 
 if __name__ == "__main__":

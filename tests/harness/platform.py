@@ -66,6 +66,25 @@ def object_store_connection(local_cluster: LocalCluster) -> str:
     return object_store.airflow_connection(object_store.platform_access(local_cluster.settings))
 
 
+def platform_store_client(local_cluster: LocalCluster):
+    """The platform's store key, and a boto3 S3 client using it (path-style, SigV4)."""
+    from localcluster import object_store
+
+    from sparkplane.object_store import ObjectStore
+
+    access = object_store.platform_access(local_cluster.settings)
+    store = ObjectStore(conn_id="tests", endpoint=access.endpoint, region=access.region, path_style=True,
+                        access_key_id=access.access_key_id, secret_access_key=access.secret_access_key)  # fmt: skip
+    return access, store.s3_client()
+
+
+def delete_prefix(s3, bucket: str, prefix: str) -> None:
+    """Delete every object under ``prefix`` (what a test wrote to the store)."""
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
+
+
 @contextlib.contextmanager
 def platform_airflow(home: Path, dag_file: str, *, connection: str, image: str) -> Iterator[AirflowServices]:
     """Run an Airflow deployment in ``home`` for the block, with only ``dag_file`` of the test DAGs,

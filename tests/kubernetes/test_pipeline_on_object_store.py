@@ -10,12 +10,10 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-import boto3
 import pandas as pd
 import pytest
-from botocore.client import Config
 from harness.airflow import run_dag
-from harness.platform import OBJECT_STORE_CONN_ID
+from harness.platform import OBJECT_STORE_CONN_ID, delete_prefix, platform_store_client
 from harness.pods import PodWatch
 from kubernetes import client
 from localcluster import object_store
@@ -37,13 +35,7 @@ def _store_settings(connection: str, data_root: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def store(local_cluster):
-    access = object_store.platform_access(local_cluster.settings)
-    s3 = boto3.client(
-        "s3", endpoint_url=access.endpoint, region_name=access.region, aws_access_key_id=access.access_key_id,
-        aws_secret_access_key=access.secret_access_key,
-        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
-    )  # fmt: skip
-    return access, s3
+    return platform_store_client(local_cluster)
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +56,7 @@ def runs(tmp_path_factory, local_cluster, spark_image, airflow_connection, objec
         airflow_home=homes["local"], extra_env=_store_settings(object_store_connection, f"{root}/local"),
     )  # fmt: skip
     yield on_cluster, local, prefix, homes, started, list(seen.created.values())
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=access.bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=access.bucket, Key=item["Key"])
+    delete_prefix(s3, access.bucket, prefix)
 
 
 def _report(s3, bucket: str, prefix: str, into: Path) -> pd.DataFrame:

@@ -10,14 +10,11 @@ import json
 import sqlite3
 import uuid
 
-import boto3
 import numpy as np
 import pandas as pd
 import pytest
-from botocore.client import Config
 from harness.airflow import run_dag
-from harness.platform import OBJECT_STORE_CONN_ID, TEST_DAGS
-from localcluster import object_store
+from harness.platform import OBJECT_STORE_CONN_ID, TEST_DAGS, delete_prefix, platform_store_client
 
 pytestmark = [pytest.mark.cluster, pytest.mark.airflow]
 
@@ -32,17 +29,10 @@ def _parquet(frame: pd.DataFrame) -> bytes:
 
 @pytest.fixture
 def store(local_cluster):
-    access = object_store.platform_access(local_cluster.settings)
-    s3 = boto3.client(
-        "s3", endpoint_url=access.endpoint, region_name=access.region, aws_access_key_id=access.access_key_id,
-        aws_secret_access_key=access.secret_access_key,
-        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
-    )  # fmt: skip
+    access, s3 = platform_store_client(local_cluster)
     prefix = f"tests/quality-{uuid.uuid4().hex[:8]}"
     yield access.bucket, prefix, s3
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=access.bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=access.bucket, Key=item["Key"])
+    delete_prefix(s3, access.bucket, prefix)
 
 
 def test_bad_orders_on_the_cluster_fail_once_unpublished_with_each_failure_named(

@@ -11,13 +11,10 @@ import subprocess
 import urllib.request
 import uuid
 
-import boto3
 import pytest
-from botocore.client import Config
 from harness.airflow import run_dag
-from harness.platform import OBJECT_STORE_CONN_ID, PROJECT_ROOT, TEST_DAGS
+from harness.platform import OBJECT_STORE_CONN_ID, PROJECT_ROOT, TEST_DAGS, delete_prefix, platform_store_client
 from harness.waits import wait_for
-from localcluster import object_store
 
 pytestmark = [pytest.mark.cluster, pytest.mark.airflow]
 
@@ -39,40 +36,29 @@ def _get(url: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def deployment(object_store_connection, local_cluster):
+def deployment(object_store_connection, local_cluster, tmp_path_factory):
     """Store settings, an event log folder of its own, and a History Server reading it."""
-    access = object_store.platform_access(local_cluster.settings)
+    access, s3 = platform_store_client(local_cluster)
     prefix = f"tests/spark-events-{uuid.uuid4().hex[:8]}"
     settings = {
         f"AIRFLOW_CONN_{OBJECT_STORE_CONN_ID.upper()}": object_store_connection,
         "SPARKPLANE_OBJECT_STORE_CONN_ID": OBJECT_STORE_CONN_ID,
         "SPARKPLANE_SPARK_EVENT_LOG_DIR": f"s3a://{access.bucket}/{prefix}",
     }
-    port = _free_port()
+    port, state = _free_port(), str(tmp_path_factory.mktemp("history-server"))
     started = subprocess.run([str(HISTORY_SERVER), "start", "--log-dir", settings["SPARKPLANE_SPARK_EVENT_LOG_DIR"],
-                              "--port", str(port)], env={**os.environ, **settings},
+                              "--port", str(port), "--state", state], env={**os.environ, **settings},
                              capture_output=True, text=True, timeout=180)  # fmt: skip
     assert started.returncode == 0, started.stdout + started.stderr
     settings["SPARKPLANE_SPARK_HISTORY_URL"] = f"http://127.0.0.1:{port}"
-    yield settings, access, prefix
-    subprocess.run([str(HISTORY_SERVER), "stop"], capture_output=True, timeout=60)
-    s3 = _s3(access)
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=access.bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=access.bucket, Key=item["Key"])
-
-
-def _s3(access):
-    return boto3.client(
-        "s3", endpoint_url=access.endpoint, region_name=access.region, aws_access_key_id=access.access_key_id,
-        aws_secret_access_key=access.secret_access_key,
-        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
-    )  # fmt: skip
+    yield settings, access, prefix, s3
+    subprocess.run([str(HISTORY_SERVER), "stop", "--state", state], capture_output=True, timeout=60)
+    delete_prefix(s3, access.bucket, prefix)
 
 
 @pytest.fixture(scope="module")
 def finished_job(deployment, spark_image, airflow_connection, tmp_path_factory):
-    settings, _, _ = deployment
+    settings = deployment[0]
     result = run_dag("operator_case_smoke", image=spark_image, connection=airflow_connection,
                      airflow_home=tmp_path_factory.mktemp("airflow"), dags_folder=TEST_DAGS, extra_env=settings)  # fmt: skip
     log = result.stdout + result.stderr
@@ -83,7 +69,7 @@ def finished_job(deployment, spark_image, airflow_connection, tmp_path_factory):
 
 
 def test_the_task_links_to_its_application_in_the_history_server(deployment, finished_job):
-    settings, _, _ = deployment
+    settings = deployment[0]
     link, _ = finished_job
     base = settings["SPARKPLANE_SPARK_HISTORY_URL"]
     assert link.startswith(f"{base}/history/")
@@ -99,7 +85,7 @@ def test_the_task_links_to_its_application_in_the_history_server(deployment, fin
 
 
 def test_the_key_is_neither_in_the_event_logs_nor_on_the_environment_page(deployment, finished_job):
-    settings, access, prefix = deployment
+    settings, access, prefix, s3 = deployment
     link, log = finished_job
     app_id = link.rsplit("/", 1)[-1]
     base = settings["SPARKPLANE_SPARK_HISTORY_URL"]
@@ -107,7 +93,6 @@ def test_the_key_is_neither_in_the_event_logs_nor_on_the_environment_page(deploy
              timeout_seconds=90, interval_seconds=2, what=f"the History Server to list {app_id}")  # fmt: skip
     status, environment = _get(f"{base}/api/v1/applications/{app_id}/environment")
     assert status == 200 and "spark.eventLog.dir" in environment
-    s3 = _s3(access)
     keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=access.bucket, Prefix=prefix)
             for item in page.get("Contents", [])]  # fmt: skip
     event_logs = [key for key in keys if app_id in key and not key.endswith("/")]
