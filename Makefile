@@ -47,6 +47,10 @@ bench-prepull: env
 bench-quality: env
 	PYTHONPATH=jobs:plugins .venv/bin/python benchmarks/quality_gate.py
 
+## Measure revenue_by_region locally, locally on the object store and on Kubernetes on the store, and the image with and without S3A (figures).
+bench-object-store: env
+	PYTHONPATH=plugins:cluster:tests .venv/bin/python benchmarks/object_store.py
+
 ## Start the local Kubernetes cluster (real control plane, real node, KWOK nodes, registry).
 cluster-up:
 	cluster/up

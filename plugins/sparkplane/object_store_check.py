@@ -97,6 +97,8 @@ def check_object_store(store: ObjectStore, spec: SparkJobSpec, log: logging.Logg
     started = time.monotonic()
     problems = object_store_problems(store, spec)
     if problems:
+        log.info("Object store checked for bucket %s in %.1fs: it cannot be used", ", ".join(buckets),
+                 time.monotonic() - started)  # fmt: skip
         first = problems[0]
         log_cause_and_fix(log, first.cause, first.fix)
         raise job_failure(first.cause, first.fix, retry_cannot_help=first.retry_cannot_help)
