@@ -7,7 +7,12 @@ whatever the output URI's scheme. Reached through the SparkSession's JVM gateway
 Promotion is a rename. On a local or HDFS file system a folder's rename is atomic; the old output
 is renamed aside first and removed after, so a reader sees the old output, briefly none, then the
 new one, and never a half-written one. On an object store a rename is a copy of every object
-followed by a delete (Hadoop's S3A connector works that way), so promotion there is not atomic.
+followed by a delete (Hadoop's S3A connector works that way, in no set order), so a reader there
+could list a half-copied output. What marks an output complete is then its ``_SUCCESS`` file, the
+marker Spark's own commit writes: promotion removes the old output's marker first, moves the
+staged output without its marker, and writes the marker last. A consumer that starts reading an
+output only once its ``_SUCCESS`` is there (the usual contract on object stores) never reads a
+partial one; one already reading when a promotion starts can still see files go.
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+
+#: The file that marks an output complete: Spark's commit writes it, promotion writes it last.
+COMPLETE_MARKER = "_SUCCESS"
 
 
 def sibling(uri: str, folder: str) -> str:
@@ -61,36 +70,62 @@ class Storage:
         fs.copyFromLocalFile(False, True, self._jvm.org.apache.hadoop.fs.Path("file://" + local_folder), path)
 
     def restore_interrupted_promotion(self, output: str) -> bool:
-        """Put back an earlier output a job that died mid-promotion left aside; return whether there was one."""
+        """Put back an earlier output a job that died mid-promotion left aside; return whether there was one.
+
+        The output aside is complete when it carries its marker (written once the move aside
+        ended); what is at ``output`` then without a marker is a copy that stopped part-way.
+        """
         fs, output_path = self._path(output)
         previous = self._jvm.org.apache.hadoop.fs.Path(sibling(output, "_previous"))
-        if fs.exists(previous) and not fs.exists(output_path):
-            return _rename(fs, previous, output_path)
-        return False
+        if not _is_complete(self._jvm, fs, previous) or _is_complete(self._jvm, fs, output_path):
+            return False
+        fs.delete(output_path, True)
+        if not _rename(fs, previous, output_path):
+            return False
+        _mark_complete(self._jvm, fs, output_path)
+        return True
 
     def promote(self, staged: str, output: str) -> None:
-        """Move the folder ``staged`` to ``output``, replacing an earlier output.
+        """Move the folder ``staged`` to ``output``, replacing an earlier output, the marker last.
 
-        The earlier output is moved aside to ``<parent>/_previous/<name>`` first and removed
-        last; if the staged folder cannot take its place, it goes back.
+        The earlier output loses its marker first, is moved aside to ``<parent>/_previous/<name>``
+        (marked there once whole) and removed last; if the staged folder cannot take its place,
+        the earlier output goes back, marked again.
         """
         self.restore_interrupted_promotion(output)
+        jvm = self._jvm
         fs, output_path = self._path(output)
         _, staged_path = self._path(staged)
-        previous = self._jvm.org.apache.hadoop.fs.Path(sibling(output, "_previous"))
+        previous = jvm.org.apache.hadoop.fs.Path(sibling(output, "_previous"))
+        # Readers that wait for the marker stop taking the old output before any of it moves.
+        fs.delete(jvm.org.apache.hadoop.fs.Path(output_path, COMPLETE_MARKER), False)
+        fs.delete(jvm.org.apache.hadoop.fs.Path(staged_path, COMPLETE_MARKER), False)
         fs.delete(previous, True)
         if fs.exists(output_path):
             fs.mkdirs(previous.getParent())
             if not _rename(fs, output_path, previous):
-                raise OSError(f"could not move the earlier output {output} aside to {previous}")
+                fs.delete(previous, True)  # a copy that stopped part-way; the output itself is whole
+                _mark_complete(jvm, fs, output_path)
+                raise OSError(f"could not move the earlier output {output} aside to {previous}; it stays published")
+            _mark_complete(jvm, fs, previous)
         fs.mkdirs(output_path.getParent())
         if not _rename(fs, staged_path, output_path):
-            if fs.exists(previous) and not fs.exists(output_path):
-                _rename(fs, previous, output_path)  # the earlier output goes back: nothing published is lost
-            raise OSError(f"could not promote {staged} to {output}; the earlier output, if any, is still there")
+            fs.delete(output_path, True)  # on an object store, a copy that stopped part-way
+            if _is_complete(jvm, fs, previous) and _rename(fs, previous, output_path):
+                _mark_complete(jvm, fs, output_path)  # the earlier output goes back: nothing published is lost
+            raise OSError(f"could not promote {staged} to {output}; the earlier output, if any, is published again")
+        _mark_complete(jvm, fs, output_path)  # last: the output is complete
         fs.delete(previous, True)
         for emptied in (previous.getParent(), staged_path.getParent()):
             _delete_if_empty(fs, emptied)
+
+
+def _is_complete(jvm: Any, fs: Any, folder: Any) -> bool:
+    return bool(fs.exists(jvm.org.apache.hadoop.fs.Path(folder, COMPLETE_MARKER)))
+
+
+def _mark_complete(jvm: Any, fs: Any, folder: Any) -> None:
+    fs.create(jvm.org.apache.hadoop.fs.Path(folder, COMPLETE_MARKER), True).close()
 
 
 def _rename(fs: Any, source: Any, target: Any) -> bool:

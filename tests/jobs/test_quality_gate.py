@@ -67,6 +67,7 @@ def test_a_clean_input_is_published_with_its_result_and_data_docs_beside_it(spar
     assert set(json.loads((quality / "validation.json").read_text())) == {"orders", "report"}
     assert "revenue_by_region.report" in (quality / "data_docs" / "index.html").read_text()
     assert not (tmp_path / "_staging").exists() and not (tmp_path / "_previous").exists()
+    assert (output / "_SUCCESS").exists(), "a published output is marked complete"
 
 
 def test_corrupted_input_is_refused_and_the_earlier_report_stays_published(spark, tmp_path, capsys):

@@ -84,3 +84,35 @@ def test_bad_orders_on_the_cluster_fail_once_unpublished_with_each_failure_named
     assert (state, tries) == ("failed", 1), "a data-quality failure must not be retried"
     quality = json.loads(stored)
     assert (quality["status"], quality["published"]) == ("failed", False)
+
+
+def test_a_warn_only_failure_on_the_cluster_is_listed_and_the_report_published(
+    store, spark_image, airflow_connection, object_store_connection, tmp_path
+):
+    bucket, prefix, s3 = store
+    # Clean orders, but a tenth of them name a customer the customer table lacks.
+    orders = pd.DataFrame({
+        "order_id": np.arange(ORDERS, dtype="int64"),
+        "customer_id": pd.array(np.arange(ORDERS) % 100, dtype="Int64"),
+        "order_date": pd.to_datetime("2026-01-01").date(),
+        "amount": np.arange(1, ORDERS + 1) / 100,
+        "status": "completed",
+    })  # fmt: skip
+    customers = pd.DataFrame({"customer_id": np.arange(90), "region": ["north", "south", "east"] * 30,
+                              "segment": ["consumer"] * 90})  # fmt: skip
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/input/orders/part-0.parquet", Body=_parquet(orders))
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/input/customers/part-0.parquet", Body=_parquet(customers))
+    output = f"s3a://{bucket}/{prefix}/report"
+
+    result = run_dag(
+        "quality_gate_local", {"input": f"s3a://{bucket}/{prefix}/input", "output": output},
+        image=spark_image, connection=airflow_connection, airflow_home=tmp_path / "airflow", dags_folder=TEST_DAGS,
+        extra_env={f"AIRFLOW_CONN_{OBJECT_STORE_CONN_ID.upper()}": object_store_connection,
+                   "SPARKPLANE_OBJECT_STORE_CONN_ID": OBJECT_STORE_CONN_ID},
+    )  # fmt: skip
+
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert f"Data quality of revenue_by_region: warned, published to {output}" in log
+    assert "warning: expect_column_values_to_not_be_null(column=customer_region, mostly=0.95): 200 of 2000" in log
+    assert s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/report/_SUCCESS")["KeyCount"] == 1
