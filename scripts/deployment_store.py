@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from sparkplane.object_store import ObjectStore, object_store_from_json  # noqa: E402
+from sparkplane.storage.object_store import ObjectStore, object_store_from_json  # noqa: E402
 
 
 def configured_store(script: str) -> ObjectStore | None:
@@ -21,4 +21,8 @@ def configured_store(script: str) -> ObjectStore | None:
     if not os.environ.get(variable):
         sys.exit(f"{script}: SPARKPLANE_OBJECT_STORE_CONN_ID={conn_id} but {variable} is unset; "
                  "export the connection as JSON, as for Airflow.")  # fmt: skip
-    return object_store_from_json(conn_id, os.environ[variable])
+    try:
+        return object_store_from_json(conn_id, os.environ[variable])
+    except ValueError:
+        sys.exit(f"{script}: {variable} is not JSON; give the connection in Airflow's JSON form "
+                 '({"conn_type": "aws", "login": ..., "password": ..., "extra": {...}}).')  # fmt: skip

@@ -20,14 +20,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from importlib.util import find_spec
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT / "plugins"))
 
 from deployment_store import configured_store  # noqa: E402
-from sparkplane.event_logs import prepare_event_log_dir  # noqa: E402
-from sparkplane.object_store import ObjectStore  # noqa: E402
+from sparkplane.storage.event_logs import prepare_event_log_dir  # noqa: E402
+from sparkplane.storage.object_store import ObjectStore  # noqa: E402
 from sparkplane.secret_conf import properties_text  # noqa: E402
 
 DEFAULT_STATE = PROJECT_ROOT / ".local" / "history-server"
@@ -74,7 +75,7 @@ def start(state: Path, log_dir: str, port: int) -> int:
     settings = properties_text(server_settings(log_dir, port, store))
     properties = state / "spark-history.properties"
     if (pid := running_pid(state)) is not None:
-        if properties.read_text() == settings:
+        if properties.exists() and properties.read_text() == settings:
             print(f"history-server: already running (pid {pid}) on port {port}, reading {log_dir}")
             return 0
         print(f"history-server: one already runs with other settings (pid {pid}, {properties}); "
@@ -83,10 +84,13 @@ def start(state: Path, log_dir: str, port: int) -> int:
     if log_dir.startswith("s3a://") and store is None:
         sys.exit("history-server: an s3a:// folder needs the object store: set SPARKPLANE_OBJECT_STORE_CONN_ID "
                  "and AIRFLOW_CONN_<ID> as for Airflow.")
+    if answers(port):
+        print(f"history-server: something else answers on port {port}; choose another with --port", file=sys.stderr)
+        return 1
     prepare_event_log_dir(log_dir, store)
     state.mkdir(parents=True, exist_ok=True)
     properties.write_text(settings)
-    spark_home = PROJECT_ROOT / ".venv" / "lib" / "python3.11" / "site-packages" / "pyspark"
+    spark_home = Path(next(iter(find_spec("pyspark").submodule_search_locations)))  # the environment's Spark
     # Loopback only: the server has no login.
     env = {**os.environ, "SPARK_HOME": str(spark_home), "SPARK_LOCAL_IP": "127.0.0.1",
            **(store.local_env() if store else {})}  # fmt: skip
@@ -100,7 +104,7 @@ def start(state: Path, log_dir: str, port: int) -> int:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             break
-        if answers(port):
+        if answers(port) and process.poll() is None:
             print(f"history-server: http://127.0.0.1:{port} reads {log_dir} (log: {state / 'server.log'})")
             return 0
         time.sleep(1)

@@ -4,8 +4,9 @@ The floor plan: at the top, what every job has wherever it runs (``operators``, 
 ``settings``, ``exceptions``, ``diagnosis`` of a failed job from its log, ``spark_conf`` keys);
 below, one wing per concern: ``local`` (spark-submit in the worker), ``kubernetes`` (driver pods,
 the trigger that follows them, preflight, sweep), ``image`` (what the Spark image contains),
-``rbac`` (lint, the driver's permissions) and ``bootstrap`` (applying spark-bootstrap/). A new
-concern (object storage, data quality, notebooks, the Airflow client) gets a wing of its own.
+``rbac`` (lint, the driver's permissions), ``bootstrap`` (applying spark-bootstrap/), ``storage``
+(the object store a job's data lives in), ``quality``, ``notebook`` and ``client``. A new concern
+gets a wing of its own.
 
 Airflow puts ``plugins/`` on ``sys.path``, so ``import sparkplane`` works in DAG files, in task
 processes and in tests alike. ``plugins/.airflowignore`` keeps Airflow from also loading each module

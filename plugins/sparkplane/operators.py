@@ -19,7 +19,6 @@ from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
 
 from sparkplane import settings
 from sparkplane.deployment import deployment_id
-from sparkplane.event_logs import prepare_event_log_dir
 from sparkplane.exceptions import JobDefinitionError
 from sparkplane.job_spec import SparkJobSpec, check_application_origin, whole_number
 from sparkplane.kubernetes.driver_pod import KubernetesTarget
@@ -28,10 +27,11 @@ from sparkplane.kubernetes.identity import DEFAULT_KEEP_FAILED_SECONDS, TaskTry
 from sparkplane.kubernetes.secret_refs import SecretReference
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts
 from sparkplane.local.launcher import LocalLauncher
-from sparkplane.object_store import configured_object_store
-from sparkplane.object_store_check import check_object_store
 from sparkplane.quality.result_line import QUALITY_XCOM_KEY
 from sparkplane.spark_conf import event_log_conf
+from sparkplane.storage.check import check_object_store
+from sparkplane.storage.event_logs import prepare_event_log_dir
+from sparkplane.storage.object_store import configured_object_store
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -56,7 +56,7 @@ class SparkJobOperator(BaseOperator):
         Defaults to the deployment setting ``SPARKPLANE_KUBERNETES_CONN_ID``.
     :param namespace: namespace of the driver and executors (default: deployment setting).
     :param object_store_conn_id: the object store's Airflow connection: the job gets S3A's settings
-        for it and its key by reference (``sparkplane.object_store``); None gives none. Defaults
+        for it and its key by reference (``sparkplane.storage.object_store``); None gives none. Defaults
         to the deployment setting ``SPARKPLANE_OBJECT_STORE_CONN_ID``.
     :param event_log_dir: where the driver writes its Spark event logs (rolling), for a Spark
         History Server; None writes none. Defaults to ``SPARKPLANE_SPARK_EVENT_LOG_DIR``.
@@ -75,7 +75,7 @@ class SparkJobOperator(BaseOperator):
     :param keep_failed_driver: how long a failed driver is kept to inspect before the pod sweep
         deletes it (with its executors).
     :param preflight: before submitting, check that the object store answers for the job's buckets
-        (``sparkplane.object_store_check``) and, in Kubernetes mode, spark-sa's permissions and that
+        (``sparkplane.storage.check``) and, in Kubernetes mode, spark-sa's permissions and that
         the image fits the job (Python, pyspark, the job's imports; ``sparkplane.kubernetes.preflight``).
     """
 

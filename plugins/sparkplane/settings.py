@@ -23,7 +23,7 @@ DATA_ROOT = os.environ.get("SPARKPLANE_DATA_ROOT", str(PROJECT_ROOT / ".local" /
 
 #: Airflow connection (conn type aws) of the object store Spark jobs read and write: its endpoint,
 #: region and addressing, its key for local mode, and the Kubernetes Secret holding the key for
-#: pods (see ``sparkplane.object_store``). Unset: no object store settings are given to jobs.
+#: pods (see ``sparkplane.storage.object_store``). Unset: no object store settings are given to jobs.
 OBJECT_STORE_CONN_ID = os.environ.get("SPARKPLANE_OBJECT_STORE_CONN_ID") or None
 
 #: Spark master used in local mode. Two threads keep a laptop or a CI machine responsive.

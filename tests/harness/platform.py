@@ -70,7 +70,7 @@ def platform_store_client(local_cluster: LocalCluster):
     """The platform's store key, and a boto3 S3 client using it (path-style, SigV4)."""
     from localcluster import object_store
 
-    from sparkplane.object_store import ObjectStore
+    from sparkplane.storage.object_store import ObjectStore
 
     access = object_store.platform_access(local_cluster.settings)
     store = ObjectStore(conn_id="tests", endpoint=access.endpoint, region=access.region, path_style=True,

@@ -90,6 +90,8 @@ def test_the_cluster_report_equals_the_local_report_of_the_same_day(runs, store,
     cluster_report = _report(s3, access.bucket, f"{prefix}/cluster/revenue_by_region/{LOGICAL_DATE}/report/", tmp_path / "cluster")
     local_report = _report(s3, access.bucket, f"{prefix}/local/revenue_by_region/{LOGICAL_DATE}/report/", tmp_path / "local")
     assert len(cluster_report) > 28 * 5  # 28 days x 5 regions, and "unknown" on most days
+    marker = f"{prefix}/cluster/revenue_by_region/{LOGICAL_DATE}/report/_SUCCESS"
+    assert s3.list_objects_v2(Bucket=access.bucket, Prefix=marker)["KeyCount"] == 1, "the published report is not marked complete"
     pd.testing.assert_frame_equal(cluster_report, local_report)
 
 
@@ -118,15 +120,16 @@ def test_the_key_reaches_pods_by_reference_and_is_nowhere_in_plain_text(runs, st
     assert {"driver", "executor"} <= roles, roles
     for pod in pods:
         spec = json.dumps(client.ApiClient().sanitize_for_serialization(pod))
-        assert secret not in spec
+        assert spec.count(secret) == 0, f"the key is in the spec of {pod.metadata.name}"  # never print the key
         assert object_store.PLATFORM_SECRET in spec, f"{pod.metadata.name} does not reference the store's Secret"
     events = _audit_events(local_cluster, started)
     assert [event for event in events if object_store.PLATFORM_SECRET in event and '"pods"' in event], (
         "no audited pod names the Secret: the check saw nothing")
-    assert not [event for event in events if secret in event]
+    assert sum(secret in event for event in events) == 0, "the key is in the API server's audit log"
     for result, home in ((on_cluster, homes["cluster"]), (local, homes["local"])):
         rendered = _stored(home, "SELECT rendered_fields FROM rendered_task_instance_fields")
         xcom = _stored(home, "SELECT value FROM xcom")
         assert rendered and xcom, "no rendered fields or XCom were stored"
-        for text in (result.stdout + result.stderr, *rendered, *xcom):
-            assert secret not in text
+        for what, text in (("task log", result.stdout + result.stderr), *(("rendered fields", r) for r in rendered),
+                           *(("XCom", x) for x in xcom)):  # fmt: skip
+            assert text.count(secret) == 0, f"the key is in the {what} of {home.name}"

@@ -18,7 +18,7 @@ from sparkplane.diagnosis import Diagnosis, log_cause_and_fix
 
 if TYPE_CHECKING:
     from sparkplane.job_spec import SparkJobSpec
-    from sparkplane.object_store import ObjectStore
+    from sparkplane.storage.object_store import ObjectStore
 
 #: A bucket in an s3a URI (S3's bucket naming rules: 3 to 63 lowercase letters, digits, dots, dashes).
 _S3A_BUCKET = re.compile(r"\bs3a://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?=/|$|\s)")
@@ -73,8 +73,10 @@ def _refused(where: str, store: ObjectStore, bucket: str, status: int | None) ->
             retry_cannot_help=True,
         )
     return Diagnosis(
-        cause=f"{where} answered HTTP {status} when asked for bucket {bucket!r}.",
-        fix="Check the store's own log for the request; the job was not started.",
+        cause=f"{where} answered HTTP {status} when asked for bucket {bucket!r}; the job was not started.",
+        fix=f"A 301 or 400 most often means another region or addressing: check region_name and "
+        f"config_kwargs.s3.addressing_style in the extra of connection {store.conn_id!r}; otherwise the store's "
+        "own log shows why it refused the request.",
     )
 
 

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from sparkplane.exceptions import JobDefinitionError
+
 if TYPE_CHECKING:
-    from sparkplane.object_store import ObjectStore
+    from sparkplane.storage.object_store import ObjectStore
 
 
 def prepare_event_log_dir(log_dir: str, store: ObjectStore | None) -> None:
@@ -20,7 +22,12 @@ def prepare_event_log_dir(log_dir: str, store: ObjectStore | None) -> None:
     parts = urlsplit(log_dir)
     if parts.scheme in ("", "file"):
         Path(parts.path).mkdir(parents=True, exist_ok=True)
-    elif parts.scheme == "s3a" and store is not None and store.access_key_id:
+    elif parts.scheme == "s3a" and store is None:
+        raise JobDefinitionError(
+            f"SPARKPLANE_SPARK_EVENT_LOG_DIR is {log_dir}, in an object store, but no object store is configured: "
+            "set SPARKPLANE_OBJECT_STORE_CONN_ID (see sparkplane.storage.object_store), or unset the event log folder."
+        )
+    elif parts.scheme == "s3a" and store.access_key_id:  # without a key here, the folder must already exist
         client = store.s3_client()
         prefix = parts.path.strip("/") + "/"
         if not client.list_objects_v2(Bucket=parts.netloc, Prefix=prefix, MaxKeys=1).get("KeyCount"):

@@ -94,7 +94,7 @@ class ObjectStore:
                 signature_version="s3v4",
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
-                retries={"max_attempts": 1},
+                retries={"total_max_attempts": 1},  # botocore's max_attempts counts retries only
             ),
         )
 
@@ -159,7 +159,7 @@ def configured_object_store(conn_id: str | None = settings.OBJECT_STORE_CONN_ID)
     except Exception as e:  # the SDK raises its own not-found error, whose class moved between releases
         raise JobDefinitionError(
             f"The object store's Airflow connection {conn_id!r} (SPARKPLANE_OBJECT_STORE_CONN_ID) could not be read: "
-            f"{e}. Create it (conn type aws, see sparkplane.object_store) or unset the setting."
+            f"{e}. Create it (conn type aws, see sparkplane.storage.object_store) or unset the setting."
         ) from e
     return object_store_from_connection(
         conn_id, login=connection.login, password=connection.password, extra=connection.extra_dejson

@@ -7,8 +7,8 @@ import time
 import pytest
 from localcluster import object_store
 from sparkplane.job_spec import SparkJobSpec
-from sparkplane.object_store import ObjectStore
-from sparkplane.object_store_check import bucket_problem, buckets_named
+from sparkplane.storage.object_store import ObjectStore
+from sparkplane.storage.check import bucket_problem, buckets_named
 
 
 def _spec(*arguments: str, conf: dict[str, str] | None = None) -> SparkJobSpec:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sparkplane.exceptions import JobDefinitionError
 from sparkplane.kubernetes.secret_refs import SecretEnv
-from sparkplane.object_store import ENVIRONMENT_CREDENTIALS, ObjectStore, object_store_from_connection
+from sparkplane.storage.object_store import ENVIRONMENT_CREDENTIALS, ObjectStore, object_store_from_connection
 
 LOCAL_STORE_EXTRA = {
     "endpoint_url": "http://10.244.0.1:7070",
