@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import secrets
+import socket
 import subprocess
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -62,10 +63,13 @@ def platform_key_file(s: Settings) -> Path:
 
 
 def _write_private(path: Path, data: dict) -> None:
+    """Write ``data`` readable by root only, whole or not at all (a new file put in place)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    partial = path.with_name(path.name + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(data, f)
+    os.replace(partial, path)
 
 
 def _root_key(s: Settings) -> tuple[str, str]:
@@ -93,12 +97,18 @@ def start_object_store(s: Settings, procs: Processes) -> None:
         "--health", "/health",
         "posix", str(gateway_root),
     ], env={"ROOT_ACCESS_KEY_ID": access, "ROOT_SECRET_ACCESS_KEY": secret})  # fmt: skip
-    procs.wait_ready("object-store", lambda: _health(s) == 200, timeout_seconds=30)
+    procs.wait_ready("object-store", lambda: _health(s) == 200 and _admin_listens(s), timeout_seconds=30)
 
 
 def _health(s: Settings) -> int:
     with urllib.request.urlopen(f"{s.object_store_endpoint}/health", timeout=2) as response:
         return response.status
+
+
+def _admin_listens(s: Settings) -> bool:
+    """The admin API has a listener of its own, started beside the S3 one."""
+    with socket.create_connection(("127.0.0.1", s.object_store_admin_port), timeout=2):
+        return True
 
 
 def _curl_option(name: str, value: str) -> str:
@@ -120,7 +130,10 @@ def admin_request(s: Settings, path: str, *, body: str = "", headers: dict[str, 
         'write-out = "\\n%{http_code}"\n',  # curl reads backslash-n in quotes as a newline
         "silent\nshow-error\n",
     ])  # fmt: skip
-    proc = subprocess.run(["curl", "--config", "-", "--max-time", "10"], input=config, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(["curl", "--config", "-", "--max-time", "10"], input=config, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise ComponentError("object-store", "curl is missing: install Debian's curl (7.75 or newer)", None) from None
     if proc.returncode != 0:
         raise ComponentError("object-store", f"admin request {path} failed: {proc.stderr.strip()}", None)
     text, _, status = proc.stdout.rpartition("\n")
@@ -205,7 +218,7 @@ def secret_manifest(access: StoreAccess, namespace: str, name: str = PLATFORM_SE
 
 def airflow_connection(access: StoreAccess, secret_name: str = PLATFORM_SECRET) -> str:
     """The store as an Airflow connection (JSON, for an ``AIRFLOW_CONN_<ID>`` variable), in the shape
-    the platform reads (``sparkplane.object_store``): the key for local mode, the Secret's name for pods."""
+    the platform reads (``sparkplane.storage.object_store``): the key for local mode, the Secret's name for pods."""
     return json.dumps({
         "conn_type": "aws", "login": access.access_key_id, "password": access.secret_access_key,
         "extra": {"endpoint_url": access.endpoint, "region_name": access.region,

@@ -22,6 +22,7 @@ from .settings import CLUSTER_DIR, NODE_TYPE_LABEL, Settings, load_settings, rec
 APT_PACKAGES = [
     "containerd", "runc", "containernetworking-plugins", "iptables", "conntrack", "socat",
     "docker.io", "docker-registry", "debootstrap", "openssl", "gcc", "libc6-dev", "iproute2",
+    "curl",  # signs the object store's admin requests (--aws-sigv4)
 ]  # fmt: skip
 COMPONENT_KUBECONFIGS = ["kube-controller-manager", "kube-scheduler", "kube-proxy", "kubelet", "kwok", "coredns"]
 
@@ -53,7 +54,7 @@ def install_packages() -> None:
 def build_binaries(s: Settings) -> None:
     proc = subprocess.run([str(CLUSTER_DIR / "build-binaries")], stdout=subprocess.DEVNULL)
     if proc.returncode != 0:
-        raise ComponentError("build-binaries", "go build failed", s.bin_dir.parent / "build.log")
+        raise ComponentError("build-binaries", "a go build failed; the lines above name it and its log", None)
 
 
 def start_docker(s: Settings) -> None:
