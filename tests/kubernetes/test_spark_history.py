@@ -7,6 +7,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import urllib.request
 import uuid
@@ -59,12 +60,16 @@ def deployment(object_store_connection, local_cluster, tmp_path_factory):
 @pytest.fixture(scope="module")
 def finished_job(deployment, spark_image, airflow_connection, tmp_path_factory):
     settings = deployment[0]
+    home = tmp_path_factory.mktemp("airflow")
     result = run_dag("operator_case_smoke", image=spark_image, connection=airflow_connection,
-                     airflow_home=tmp_path_factory.mktemp("airflow"), dags_folder=TEST_DAGS, extra_env=settings)  # fmt: skip
+                     airflow_home=home, dags_folder=TEST_DAGS, extra_env=settings)  # fmt: skip
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-6000:]
     links = re.findall(r"Spark history: (\S+)", log)
     assert links, f"the task log gives no Spark history link:\n{log[-4000:]}"
+    with sqlite3.connect(home / "airflow.db") as database:
+        [(returned,)] = database.execute("SELECT value FROM xcom WHERE key = 'return_value'").fetchall()
+    assert json.loads(returned)["spark_history"] == links[-1], "the task's XCom does not hold the link it logged"
     return links[-1], log
 
 
