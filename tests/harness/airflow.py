@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Mapping
@@ -27,6 +30,27 @@ from harness.waits import wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+_migrated: Path | None = None
+_migrating = threading.Lock()
+
+
+def migrated_database(airflow_home: Path) -> None:
+    """Give ``airflow_home`` a metadata database at the current schema: a copy of one migrated once.
+
+    ``airflow db migrate`` of an empty SQLite database takes seconds; every test deployment
+    starts from the same schema, so the suite migrates one and copies it.
+    """
+    global _migrated
+    with _migrating:
+        if _migrated is None:
+            template = Path(tempfile.mkdtemp(prefix="sparkplane-airflow-schema-"))
+            env = {**os.environ, "AIRFLOW_HOME": str(template)}
+            env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+            subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
+                           capture_output=True, timeout=300)  # fmt: skip
+            _migrated = template / "airflow.db"
+    airflow_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_migrated, airflow_home / "airflow.db")
 
 
 def run_dag(
@@ -54,10 +78,9 @@ def run_dag(
         env["SPARKPLANE_SPARK_IMAGE"] = image
     if dags_folder is not None:
         env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder)
-    airflow = [sys.executable, "-m", "airflow"]
-    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    migrated_database(airflow_home)
     return subprocess.run(
-        [*airflow, "dags", "test", dag_id, *([logical_date] if logical_date else []), "--conf", json.dumps(conf or {})],
+        [sys.executable, "-m", "airflow", "dags", "test", dag_id, *([logical_date] if logical_date else []), "--conf", json.dumps(conf or {})],
         env=env, capture_output=True, text=True, timeout=1200,
     )
 
@@ -143,7 +166,7 @@ class AirflowServices:
         _signal_group(process.pid, signal.SIGKILL)  # children that outlived their parent
 
     def start_all(self) -> None:
-        self.airflow("db", "migrate")
+        migrated_database(self.home)
         for component in COMPONENTS:
             self.start(component)
         wait_for(self._api_answers, bool, timeout_seconds=180, interval_seconds=1,
