@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from sparkplane.argument_sources import rejected_option_fix
 
 #: Exit code of a process killed by SIGKILL (128 + 9): the kernel's OOM killer, or a kill -9.
 SIGKILL_EXIT_CODE = 137
@@ -55,12 +57,21 @@ def log_cause_and_fix(log: logging.Logger | logging.LoggerAdapter, cause: str, f
     log.error("Fix: %s", fix)
 
 
-def explain_failure(exit_code: int, log_tail: Sequence[str], *, application: str) -> Diagnosis:
-    """Return the diagnosis of a Spark job that exited with ``exit_code``."""
+def explain_failure(
+    exit_code: int, log_tail: Sequence[str], *, application: str, argument_sources: Mapping[str, str] | None = None
+) -> Diagnosis:
+    """Return the diagnosis of a Spark job that exited with ``exit_code``.
+
+    :param argument_sources: where the job's options get their values (``sparkplane.argument_sources``):
+        a usage error's fix then names the DAG param or conf key to correct.
+    """
     lines = [line.rstrip() for line in log_tail]
     for rule in _RULES:
         diagnosis = rule(exit_code, lines, application)
         if diagnosis is not None:
+            if rule is _usage_error and argument_sources:
+                fix = rejected_option_fix(diagnosis.cause, argument_sources)
+                return replace(diagnosis, fix=fix) if fix else diagnosis
             return diagnosis
     return Diagnosis(
         cause=f"spark-submit for {application} exited with code {exit_code}.",

@@ -18,6 +18,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
 
 from sparkplane import settings
+from sparkplane.argument_sources import argument_sources
 from sparkplane.deployment import deployment_id
 from sparkplane.exceptions import JobDefinitionError
 from sparkplane.job_spec import SparkJobSpec, check_application_origin, whole_number
@@ -117,6 +118,7 @@ class SparkJobOperator(BaseOperator):
         self.application = application
         self._application_as_written = application
         self.application_args = list(application_args)
+        self._argument_sources = argument_sources(self.application_args)
         self.conf = dict(conf or {})
         self.env = dict(env or {})
         self.name = name
@@ -176,7 +178,7 @@ class SparkJobOperator(BaseOperator):
         if store is not None:
             spec = replace(spec, env={**spec.env, **store.local_env()})
         self._local = LocalLauncher(log=self.log, on_quality_result=lambda result: self._push_quality(context, result))
-        return self._local.run(spec)
+        return self._local.run(spec, argument_sources=self._argument_sources)
 
     @staticmethod
     def _push_quality(context: Context, result: dict[str, Any]) -> None:
@@ -255,4 +257,5 @@ class SparkJobOperator(BaseOperator):
             delete_failed_driver=self.delete_failed_driver,
             keep_failed_driver=self.keep_failed_driver,
             on_quality_result=lambda result: self._push_quality(context, result),
+            argument_sources=self._argument_sources,
         )

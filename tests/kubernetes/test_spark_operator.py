@@ -32,6 +32,9 @@ def test_spark_job_runs_on_kubernetes_with_its_log_in_the_task_log(local_cluster
     assert re.search(r"Preflight: image has Python 3\.11\.\d+, pyspark [\d.]+ and the job's imports \(pyspark\)", log)
     assert re.search(r"Driver stages \(seconds\): \{'queued': [\d.]+, 'starting': [\d.]+, 'running': [\d.]+, "
                      r"'pulling': [\d.]+\}", log)
+    assert re.search(r"spark_smoke_test\.py succeeded on Kubernetes \(queued \d+ s, starting \d+ s.*, running \d+ s\)", log)
+    assert re.search(r"::group::Driver log of spark-smoke-test-run-smoke-test-\w+-1-driver", log)
+    assert "::group::Cleanup" in log and "NativeCodeLoader" not in log
     assert "Failed executor" not in log
     # The end of a finished driver's log is not a fault and must not read like one.
     assert "Driver log stream dropped" not in log and "later lines are not in this log" not in log

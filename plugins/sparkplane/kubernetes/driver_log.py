@@ -51,6 +51,7 @@ from sparkplane.kubernetes.log_position import (
 )
 from sparkplane.log_lines import LineSplitter
 from sparkplane.quality.result_line import log_summary, parse_result_line
+from sparkplane.task_log import GROUP_END, GROUP_START, SparkOutput
 
 if TYPE_CHECKING:
     from aiohttp import ClientTimeout
@@ -141,6 +142,8 @@ class DriverLog:
         self._checkpointed = self.deduplicator.position
         self._checkpointed_at = 0.0
         self._refusal: _Refusal | None = None
+        self._output = SparkOutput(log)
+        self._section_open = False
 
     @property
     def core_v1(self) -> CoreV1Api:
@@ -188,8 +191,18 @@ class DriverLog:
     async def follow(self) -> None:
         """Stream the log until the container has ended (or the pod is gone), reconnecting as needed.
 
-        Raises ``LogRefused`` once the API has refused the log for ``log_refused_seconds``.
+        The lines are one folded section of the task log, opened at the first. Raises ``LogRefused``
+        once the API has refused the log for ``log_refused_seconds``.
         """
+        try:
+            await self._follow()
+        finally:
+            self._output.close()
+            if self._section_open:
+                self.log.info("%s", GROUP_END)
+                self._section_open = False
+
+    async def _follow(self) -> None:
         from aiohttp import SocketTimeoutError
         from kubernetes_asyncio.client.exceptions import ApiException
 
@@ -309,10 +322,14 @@ class DriverLog:
             return
         if self.deduplicator.admit(line):
             self.lines += 1
+            if not self._section_open:
+                self.log.info("%sDriver log of %s", GROUP_START, self.pod_name)
+                self._section_open = True
             quality = parse_result_line(line.text)
             if quality is None:
-                self.log.info("%s", line.text)
+                self._output.line(line.text)
                 return
+            self._output.close()
             log_summary(self.log, quality)  # said in words; the operator reads the JSON from the pod
 
 

@@ -49,6 +49,7 @@ from sparkplane.kubernetes.task_policy import (
     secret_value_problems,
 )
 from sparkplane.quality.result_line import explain_quality_failure, last_result_line
+from sparkplane.task_log import log_section
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -255,6 +256,7 @@ class DriverLauncher:
         delete_failed_driver: bool,
         keep_failed_driver: timedelta,
         on_quality_result: Callable[[dict[str, Any]], None] | None = None,
+        argument_sources: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Report the driver's end from the trigger's event, clean up, and return the task's result.
 
@@ -265,6 +267,7 @@ class DriverLauncher:
         :param delete_failed_driver: delete a failed driver instead of keeping it to inspect.
         :param keep_failed_driver: how long a kept failed driver stays (for the log's advice).
         :param on_quality_result: called with the job's data-quality result, if its log ends with one.
+        :param argument_sources: where the job's options get their values, named by a usage error's fix.
         """
         name, namespace = event["pod_name"], event["namespace"]
         status = event["status"]
@@ -293,23 +296,27 @@ class DriverLauncher:
         if quality is not None and on_quality_result is not None:
             on_quality_result(quality)
         if status == "success":
-            self.delete_driver(name, uid=uid)
+            with log_section(self.log, "Cleanup"):
+                self.delete_driver(name, uid=uid)
+            self.log.info("%s succeeded on Kubernetes (%s)%s", application, pod_status.describe_stages(result["seconds"]),
+                          f"; published {quality['output']}" if quality and quality.get("published") else "")  # fmt: skip
             return result
         diagnosis = explain_quality_failure(quality, application=application) or self.diagnose(
-            event, application=application)  # fmt: skip
+            event, application=application, argument_sources=argument_sources)  # fmt: skip
+        with log_section(self.log, "Cleanup"):
+            # A driver that never ran has no log to read, only events, which are logged above:
+            # keeping it would only hold its resource requests (or retry a pull) until swept.
+            if (delete_failed_driver or status == "timeout" or not event.get("container_started", True)
+                    or event.get("being_deleted")):  # fmt: skip
+                self.log.info("Deleting driver pod %s/%s (its executors go with it)", namespace, name)
+                self.delete_driver(name, uid=uid)
+            else:
+                self.log.info(
+                    "The failed driver pod is kept to inspect (annotated to keep %s):\n  kubectl -n %s describe pod %s\n"
+                    "  kubectl -n %s logs %s\n  kubectl -n %s delete pod %s   # also removes its executors",
+                    keep_failed_driver, namespace, name, namespace, name, namespace, name,
+                )
         log_cause_and_fix(self.log, diagnosis.cause, diagnosis.fix)
-        # A driver that never ran has no log to read, only events, which are logged above:
-        # keeping it would only hold its resource requests (or retry a pull) until swept.
-        if (delete_failed_driver or status == "timeout" or not event.get("container_started", True)
-                or event.get("being_deleted")):  # fmt: skip
-            self.log.info("Deleting driver pod %s/%s (its executors go with it)", namespace, name)
-            self.delete_driver(name, uid=uid)
-        else:
-            self.log.info(
-                "The failed driver pod is kept to inspect (annotated to keep %s):\n  kubectl -n %s describe pod %s\n"
-                "  kubectl -n %s logs %s\n  kubectl -n %s delete pod %s   # also removes its executors",
-                keep_failed_driver, namespace, name, namespace, name, namespace, name,
-            )
         raise job_failure(diagnosis.cause, diagnosis.fix, retry_cannot_help=diagnosis.retry_cannot_help)
 
     def _give_up_on_unknown_driver(self, event: dict[str, Any], *, application: str) -> None:
@@ -331,16 +338,19 @@ class DriverLauncher:
     def log_failed_executors(self, application_id: str, namespace: str) -> list[str]:
         """Log a digest of the application's executors that failed (how they ended, their last lines); return it."""
         executors = self.hook.list_pods(namespace, label_selector=executor_selector(application_id))
+        failed = failed_containers(executors)
+        if not failed:
+            return []
         digest = []
-        for pod, status in failed_containers(executors):
-            line = describe_failed_container(pod, status)
-            digest.append(line)
-            tail = self.hook.read_pod_log_tail(
-                pod.metadata.name, namespace, container=EXECUTOR_CONTAINER_NAME, lines=EXECUTOR_DIGEST_LOG_LINES
-            )
-            self.log.warning("Failed executor %s\n%s", line, "\n".join(f"    {text}" for text in tail))
-        if digest:
-            self.log.warning("%d executor(s) failed during the job (listed above)", len(digest))
+        with log_section(self.log, f"Executor digest: {len(failed)} failed"):
+            for pod, status in failed:
+                line = describe_failed_container(pod, status)
+                digest.append(line)
+                tail = self.hook.read_pod_log_tail(
+                    pod.metadata.name, namespace, container=EXECUTOR_CONTAINER_NAME, lines=EXECUTOR_DIGEST_LOG_LINES
+                )
+                self.log.warning("Failed executor %s\n%s", line, "\n".join(f"    {text}" for text in tail))
+        self.log.warning("%d executor(s) failed during the job (in the executor digest above)", len(digest))
         return digest
 
     def read_quality_result(self, event: dict[str, Any]) -> dict[str, Any] | None:
@@ -359,8 +369,13 @@ class DriverLauncher:
             return None
         return last_result_line(tail)
 
-    def diagnose(self, event: dict[str, Any], *, application: str) -> Diagnosis:
-        """Return the cause and fix of a driver that did not succeed, from the trigger's event."""
+    def diagnose(
+        self, event: dict[str, Any], *, application: str, argument_sources: Mapping[str, str] | None = None
+    ) -> Diagnosis:
+        """Return the cause and fix of a driver that did not succeed, from the trigger's event.
+
+        :param argument_sources: where the job's options get their values, named by a usage error's fix.
+        """
         name, namespace = event["pod_name"], event["namespace"]
         if event["status"] == "timeout":
             return Diagnosis(
@@ -384,4 +399,4 @@ class DriverLauncher:
         ):
             return Diagnosis(cause=event["cause"], fix=event["fix"])
         tail = self.hook.read_pod_log_tail(name, namespace, container=DRIVER_CONTAINER_NAME, lines=FAILURE_LOG_LINES)
-        return explain_failure(exit_code, tail, application=application)
+        return explain_failure(exit_code, tail, application=application, argument_sources=argument_sources)

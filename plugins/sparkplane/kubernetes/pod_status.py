@@ -141,6 +141,22 @@ def stage_seconds(pod: V1Pod, container: str) -> dict[str, float | None]:
     }
 
 
+def describe_stages(seconds: dict[str, float | None] | None) -> str:
+    """Say a driver's stage seconds in words: ``queued 0 s, starting 51 s (pulling 49.6 s), running 3 s``."""
+    if not seconds:
+        return "stages unknown"
+    said = []
+    for stage in ("queued", "starting", "running"):
+        value = seconds.get(stage)
+        if value is None:
+            continue
+        part = f"{stage} {value:.0f} s"
+        if stage == "starting" and seconds.get("pulling"):
+            part += f" (pulling {seconds['pulling']:.1f} s)"
+        said.append(part)
+    return ", ".join(said) or "stages unknown"
+
+
 def _between(start: datetime | None, end: datetime | None) -> float | None:
     return round((end - start).total_seconds(), 3) if start and end else None
 

@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
 from importlib.util import find_spec
@@ -35,6 +36,7 @@ from sparkplane.local.spark_submit import (
 )
 from sparkplane.quality.result_line import explain_quality_failure, log_summary, parse_result_line
 from sparkplane.secret_conf import properties_text
+from sparkplane.task_log import SparkOutput, log_section
 
 
 class LocalLauncher:
@@ -64,9 +66,13 @@ class LocalLauncher:
         self.jobs_root = jobs_root
         self.terminate_grace_seconds = terminate_grace_seconds
         self._process: StreamingProcess | None = None
+        self._output = SparkOutput(log)
 
-    def run(self, spec: SparkJobSpec) -> dict[str, Any]:
-        """Run the job to its end; return what the task hands on, or raise with the cause and fix."""
+    def run(self, spec: SparkJobSpec, *, argument_sources: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Run the job to its end; return what the task hands on, or raise with the cause and fix.
+
+        :param argument_sources: where the job's options get their values, named by a usage error's fix.
+        """
         application_path = spec.application_path(self.jobs_root)
         if not application_path.is_file():
             raise JobDefinitionError(
@@ -101,23 +107,29 @@ class LocalLauncher:
             self.log.info("Command: %s", " ".join(argv))
             self._process = StreamingProcess(argv, env=self._environment(spec), cwd=str(application_path.parent),
                                              grace_seconds=self.terminate_grace_seconds)  # fmt: skip
-            result = self._process.run(on_line=self._pass_on)
+            started = time.monotonic()
+            with log_section(self.log, f"Driver log of {spec.application}"):
+                result = self._process.run(on_line=self._pass_on)
+                self._output.close()
+            seconds = time.monotonic() - started
+        if self.quality_result is not None:
+            with log_section(self.log, "Data quality"):
+                log_summary(self.log, self.quality_result)
         if result.exit_code != 0:
             diagnosis = explain_quality_failure(self.quality_result, application=spec.application) or explain_failure(
-                result.exit_code, result.tail, application=spec.application)  # fmt: skip
+                result.exit_code, result.tail, application=spec.application, argument_sources=argument_sources)  # fmt: skip
             log_cause_and_fix(self.log, diagnosis.cause, diagnosis.fix)
             raise job_failure(diagnosis.cause, diagnosis.fix, retry_cannot_help=diagnosis.retry_cannot_help)
-        self.log.info("%s finished successfully", spec.application)
+        self.log.info("%s finished successfully in %.0f s%s", spec.application, seconds, _output_summary(self.quality_result))
         return {"application": spec.application, "master": self.master, "exit_code": 0}
 
     def _pass_on(self, line: str) -> None:
         """Log one line of the job's output; a data-quality result line is said in words and handed on."""
         quality = parse_result_line(line)
         if quality is None:
-            self.log.info("%s", line)
+            self._output.line(line)
             return
         self.quality_result = quality
-        log_summary(self.log, quality)
         if self.on_quality_result is not None:
             self.on_quality_result(quality)
 
@@ -149,6 +161,11 @@ class LocalLauncher:
                 "(make env) so local mode can run spark-submit."
             )
         return Path(next(iter(found.submodule_search_locations)))
+
+
+def _output_summary(quality: dict[str, Any] | None) -> str:
+    """Say where the job published and what, from its data-quality result (empty without one)."""
+    return f"; published {quality['output']}" if quality and quality.get("published") else ""
 
 
 def _mask_secrets(spec: SparkJobSpec, secret_settings: Mapping[str, str]) -> None:

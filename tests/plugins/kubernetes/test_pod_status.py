@@ -13,6 +13,7 @@ from sparkplane.kubernetes.pod_status import (
     container_started,
     container_statuses,
     container_terminated,
+    describe_stages,
     ended_at,
     exit_code,
     first_waiting,
@@ -90,3 +91,11 @@ def test_a_driver_ended_when_its_container_did_else_at_its_last_change():
     assert ended_at(_pod(scheduled=1, started=3, finished=9), "driver") == T0 + timedelta(seconds=9)
     assert ended_at(_pod(scheduled=1, started=3, finished=9), "other") == T0 + timedelta(seconds=9)
     assert ended_at(_pod(scheduled=5), "driver") == T0 + timedelta(seconds=5)
+
+
+def test_stage_seconds_are_said_in_words():
+    said = describe_stages({"queued": 0.2, "starting": 51.0, "running": 3.4, "pulling": 49.61})
+    assert said == "queued 0 s, starting 51 s (pulling 49.6 s), running 3 s"
+    assert describe_stages({"queued": 1.0, "starting": 2.0, "running": None, "pulling": 0}) == (
+        "queued 1 s, starting 2 s")
+    assert describe_stages(None) == "stages unknown"
