@@ -73,10 +73,12 @@ def run(label: str, *, connection: str | None, image: str | None, settings: dict
 
 
 def jars_bytes() -> int:
+    sys.path.insert(0, str(PROJECT_ROOT / "image"))
+    from fetch_jars import parse_lock
+
     jars = PROJECT_ROOT / ".venv" / "lib" / "python3.11" / "site-packages" / "pyspark" / "jars"
-    names = [line.split()[0].split(":") for line in (PROJECT_ROOT / "image" / "jars.lock").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]  # fmt: skip
-    return sum((jars / f"{artifact}-{version}.jar").stat().st_size for _, artifact, version in names)
+    lock = PROJECT_ROOT / "image" / "jars.lock"
+    return sum((jars / jar.file_name).stat().st_size for jar in parse_lock(lock.read_text(), source=str(lock)))
 
 
 def image_bytes(image: str) -> int:

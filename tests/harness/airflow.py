@@ -85,7 +85,8 @@ def run_dag(
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -103,7 +104,7 @@ class AirflowServices:
     home: Path
     dags_folder: Path
     extra_env: dict[str, str]
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property

@@ -6,26 +6,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import urllib.request
 import uuid
 
 import pytest
-from harness.airflow import run_dag
+from harness.airflow import free_port, run_dag
 from harness.platform import OBJECT_STORE_CONN_ID, PROJECT_ROOT, TEST_DAGS, delete_prefix, platform_store_client
 from harness.waits import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.airflow]
 
 HISTORY_SERVER = PROJECT_ROOT / "scripts" / "history-server"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -46,7 +39,7 @@ def deployment(object_store_connection, local_cluster, tmp_path_factory):
         "SPARKPLANE_OBJECT_STORE_CONN_ID": OBJECT_STORE_CONN_ID,
         "SPARKPLANE_SPARK_EVENT_LOG_DIR": f"s3a://{access.bucket}/{prefix}",
     }
-    port, state = _free_port(), str(tmp_path_factory.mktemp("history-server"))
+    port, state = free_port(), str(tmp_path_factory.mktemp("history-server"))
     started = subprocess.run([str(HISTORY_SERVER), "start", "--log-dir", settings["SPARKPLANE_SPARK_EVENT_LOG_DIR"],
                               "--port", str(port), "--state", state], env={**os.environ, **settings},
                              capture_output=True, text=True, timeout=180)  # fmt: skip
