@@ -1,15 +1,27 @@
 # The two set-up commands are `make demo` and `make test`; everything else is for development.
-.PHONY: demo test test-long faults env lock bench bench-operator bench-triggerer bench-prepull bench-quality bench-object-store clean cluster-up cluster-down cluster-smoke cluster-demo image bootstrap lint-rbac
+.PHONY: demo test test-long faults env lock up up-cluster down bench bench-operator bench-triggerer bench-prepull bench-quality bench-object-store clean cluster-up cluster-down cluster-smoke cluster-demo image bootstrap lint-rbac
 
 ## Run the example pipeline on the embedded default (local Spark, SQLite Airflow).
 demo:
 	scripts/demo
 
-## Install everything the tests need and run the whole suite (the quick version of each fault included).
+## Start the Airflow stack of docker-compose.yaml (UI on http://localhost:8080); jobs run locally.
+up: env
+	scripts/stack up
+
+## Start the Airflow stack with jobs on the local Kubernetes cluster (started if needed), data in its object store.
+up-cluster: env
+	scripts/stack up --cluster
+
+## Stop the Airflow stack: its containers, network, volumes and secrets go; the images stay.
+down:
+	scripts/stack down
+
+## Install everything the tests need and run the suite: each feature proved once, the fault suites left to test-long.
 test: env
 	scripts/run-tests
 
-## Run the tests too long for make test: the fault tests with real Spark jobs, an image build with no layer cache.
+## Run the tests too long for make test: the fault suites, a build with no layer cache, second proofs of a path.
 test-long: env
 	scripts/run-tests -m long
 

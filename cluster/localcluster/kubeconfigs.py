@@ -81,11 +81,14 @@ def mint_serviceaccount_kubeconfig(
     output: Path | None = None,
     duration_seconds: int = 3600,
     settings: Settings | None = None,
+    server: str | None = None,
 ) -> Path:
     """Write a kubeconfig acting as ``system:serviceaccount:<namespace>:<service_account>``.
 
     The ServiceAccount must exist. Returns the path written (by default under
     the cluster's state dir, ``kubeconfigs/<namespace>.<service_account>.kubeconfig``).
+    ``server`` is the API server's address in it (default the host's own, 127.0.0.1): containers
+    reach it at the node address, which the server's certificate names too.
     """
     s = settings or load_settings()
     token = kubectl(
@@ -95,8 +98,9 @@ def mint_serviceaccount_kubeconfig(
     path = output or s.state_dir / "kubeconfigs" / f"{namespace}.{service_account}.kubeconfig"
     user = f"system:serviceaccount:{namespace}:{service_account}"
     _write_private(
-        path, _kubeconfig(server=s.apiserver_url, ca_file=s.pki_dir / "ca.crt", user=user, credentials={"token": token})
-    )
+        path, _kubeconfig(server=server or s.apiserver_url, ca_file=s.pki_dir / "ca.crt", user=user,
+                          credentials={"token": token}),
+    )  # fmt: skip
     return path
 
 

@@ -53,6 +53,12 @@ class AirflowApi:
         body = {"logical_date": None, "conf": conf}
         return self._call("POST", f"/api/v2/dags/{quote(dag_id)}/dagRuns", json=body, what=f"triggering {dag_id}")
 
+    def dag_runs(self, dag_id: str = "~", limit: int = 100) -> list[dict[str, Any]]:
+        """Return the latest runs of ``dag_id`` (``~``: of every DAG)."""
+        answer = self._call("GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns", what=f"listing the runs of {dag_id}",
+                            params={"limit": limit, "order_by": "-run_after"})  # fmt: skip
+        return answer.get("dag_runs", [])
+
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self._call("GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}", what=f"reading run {run_id}")
 

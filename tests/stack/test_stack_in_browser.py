@@ -1,0 +1,213 @@
+"""The Airflow stack of docker-compose.yaml, as its users meet it: real containers (PostgreSQL, Redis,
+API server, scheduler, DAG processor, triggerer, a Celery worker) built from compose/, connected to
+the local cluster as the platform's identity, and the UI in a real browser (Debian's Chromium,
+driven by Playwright).
+
+A run triggered from the UI's form runs on the cluster and its task log reads in folded sections;
+a run the job refuses ends its log with Cause and Fix in view, without a retry; no secret of the
+stack is in any log it wrote, any rendered template or any container's settings; ``down`` leaves
+no container, volume, network or pod of the stack's jobs. Screenshots are kept in the test's folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import pytest
+from harness.airflow import free_port
+from harness.browser import browser_page
+from harness.platform import PROJECT_ROOT
+from harness.waits import wait_for
+from kubernetes import client
+
+from sparkplane.client.api import AirflowApi
+from sparkplane.client.credentials import AirflowCredentials
+from sparkplane.kubernetes.identity import DEPLOYMENT_LABEL, SPARK_NAMESPACE
+
+pytestmark = [pytest.mark.cluster, pytest.mark.airflow]
+
+STACK = PROJECT_ROOT / "scripts" / "stack"
+PROJECT = "sparkplane-tests"
+DOCKER = "/usr/bin/docker"
+
+
+@dataclass
+class Stack:
+    url: str
+    password: str
+    state: Path
+    env: dict[str, str]
+    up_output: str
+    screenshots: Path
+
+    def api(self) -> AirflowApi:
+        return AirflowApi(AirflowCredentials(self.url, "admin", self.password), timeout_seconds=60)
+
+
+def _stack(command: str, *args: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run([str(STACK), command, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def stack(local_cluster, tmp_path_factory) -> Stack:
+    state = tmp_path_factory.mktemp("stack")
+    port = free_port()
+    env = {**os.environ, "SPARKPLANE_STACK_STATE": str(state), "SPARKPLANE_STACK_PROJECT": PROJECT}
+    up = _stack("up", "--cluster", "--port", str(port), env=env, timeout=3600)
+    try:
+        assert up.returncode == 0, up.stdout[-5000:] + up.stderr[-5000:]
+        password = json.loads((state / "auth" / "simple_auth_passwords.json").read_text())["admin"]
+        yield Stack(f"http://localhost:{port}", password, state, env, up.stdout,
+                    tmp_path_factory.mktemp("screenshots"))  # fmt: skip
+    finally:
+        _stack("down", env=env, timeout=600)
+
+
+def _sign_in(page, stack: Stack) -> None:
+    page.goto(stack.url, wait_until="networkidle")
+    page.locator("input[name=username]").fill("admin")
+    page.locator("input[name=password]").fill(stack.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{stack.url}/", timeout=60_000)
+
+
+def _wait_for_run(api: AirflowApi, dag_id: str, run_id: str, *, timeout_seconds: float = 600) -> str:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        state = api.dag_run(dag_id, run_id)["state"]
+        if state in ("success", "failed"):
+            return state
+        time.sleep(3)
+    raise AssertionError(f"run {run_id} of {dag_id} did not end within {timeout_seconds} s")
+
+
+def _log_page(page, stack: Stack, dag_id: str, run_id: str, task_id: str) -> None:
+    page.goto(f"{stack.url}/dags/{dag_id}/runs/{quote(run_id)}/tasks/{task_id}", wait_until="networkidle")
+    page.get_by_text("Post Execute").first.wait_for(timeout=60_000)  # the whole log is shown
+
+
+def test_the_stack_comes_up_healthy_and_says_where_the_ui_is(stack):
+    assert "stack: healthy" in stack.up_output, stack.up_output
+    assert f"Airflow UI and REST API: {stack.url}" in stack.up_output
+    assert "Jobs run on the local cluster" in stack.up_output
+
+
+def test_a_run_triggered_from_the_form_runs_on_the_cluster_and_its_log_reads_in_sections(stack):
+    with browser_page() as page:
+        _sign_in(page, stack)
+        page.goto(f"{stack.url}/dags", wait_until="networkidle")
+        for dag_id in ("revenue_by_region", "spark_smoke_test", "spark_image_prepull", "spark_pod_sweep"):
+            assert page.get_by_role("link", name=dag_id).count() == 1, f"{dag_id} is not in the DAG list"
+        page.screenshot(path=stack.screenshots / "01-dags.png")
+
+        page.goto(f"{stack.url}/dags/spark_smoke_test", wait_until="networkidle")
+        page.get_by_role("button", name="Trigger Dag").click()
+        form = page.get_by_role("dialog")
+        form.locator("input[name=element_lines]").fill("7")
+        page.screenshot(path=stack.screenshots / "02-trigger-form.png")
+        form.get_by_role("button", name="Trigger").click()
+        page.wait_for_url("**/dags/spark_smoke_test/runs/**", timeout=60_000)
+        run_id = unquote(page.url.rsplit("/runs/", 1)[1].split("/")[0])
+
+        api = stack.api()
+        assert _wait_for_run(api, "spark_smoke_test", run_id) == "success"
+        _log_page(page, stack, "spark_smoke_test", run_id, "run_smoke_test")
+        page.screenshot(path=stack.screenshots / "03-log-folded.png")
+        folded = page.locator("body").inner_text()
+        assert "Driver log of spark-smoke-test-run-smoke-test-" in folded and "Cleanup" in folded, folded[-3000:]
+        assert "smoke line 7 of 7" not in folded, "the driver log is not folded"
+        assert "spark_smoke_test.py succeeded on Kubernetes (queued" in folded, folded[-3000:]
+        page.get_by_text("Driver log of spark-smoke-test").first.click()
+        unfolded = page.locator("body").inner_text()
+        page.screenshot(path=stack.screenshots / "04-log-driver-section.png")
+    assert "smoke line 7 of 7" in unfolded
+    # The platform's identity, and the job's account in namespace spark.
+    [task] = api.task_instances("spark_smoke_test", run_id)
+    log = _full_log(api, "spark_smoke_test", run_id, "run_smoke_test", task["try_number"])
+    assert "Preflight: spark/spark-sa has the driver's 21 rights" in log
+    assert "Created driver pod spark/spark-smoke-test-run-smoke-test-" in log, log[-3000:]
+
+
+def test_a_value_the_job_refuses_ends_the_log_with_cause_and_fix_in_view_and_no_retry(stack):
+    api = stack.api()
+    run_id = api.trigger("spark_smoke_test", {"lines": 2.0})["dag_run_id"]
+    assert _wait_for_run(api, "spark_smoke_test", run_id) == "failed"
+    [task] = api.task_instances("spark_smoke_test", run_id)
+    assert task["try_number"] == 1, "a usage error must not be retried"
+    with browser_page() as page:
+        _sign_in(page, stack)
+        _log_page(page, stack, "spark_smoke_test", run_id, "run_smoke_test")
+        page.screenshot(path=stack.screenshots / "05-failed-run.png")
+        for prefix in ("Cause: spark_smoke_test.py rejected its arguments: argument --lines: invalid int value: '2.0'",
+                       "Fix: --lines takes its value from the DAG param 'lines'"):  # fmt: skip
+            line = page.get_by_text(prefix).first
+            assert line.is_visible(), f"{prefix!r} is not shown"
+            box = line.bounding_box()
+            assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 900, (
+                f"{prefix!r} is not in view without scrolling: {box}")
+
+
+def _full_log(api: AirflowApi, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+    parts, token = [], None
+    while True:
+        content, token = api.task_log(dag_id, run_id, task_id, try_number, continuation_token=token)
+        parts += [entry if isinstance(entry, str) else json.dumps(entry) for entry in content]
+        if not token or not content:
+            return "\n".join(parts)
+
+
+def _stack_secrets(stack: Stack) -> dict[str, str]:
+    """Every secret the stack holds: its own, the store's key, the cluster token, the login."""
+    secrets_dir = stack.state / "secrets"
+    found = {name: (secrets_dir / name).read_text().strip()
+             for name in ("postgres_password", "jwt_secret", "api_secret_key")}  # fmt: skip
+    connections = json.loads((secrets_dir / "connections.json").read_text())
+    found["object store key"] = connections["object_store"]["password"]
+    kubeconfig = json.loads((secrets_dir / "spark_cluster.kubeconfig").read_text())
+    found["cluster token"] = kubeconfig["users"][0]["user"]["token"]
+    found["login password"] = stack.password
+    assert all(len(value) >= 12 for value in found.values()), "a secret is empty or too short to search for"
+    return found
+
+
+def test_no_secret_of_the_stack_is_in_its_logs_rendered_templates_or_container_settings(stack):
+    api = stack.api()
+    compose = ["docker-compose", "--project-name", PROJECT, "--file", str(PROJECT_ROOT / "docker-compose.yaml")]
+    services_log = subprocess.run([*compose, "logs", "--no-color"], env=stack.env, capture_output=True, text=True,
+                                  timeout=300, check=True).stdout  # fmt: skip
+    containers = subprocess.run([DOCKER, "ps", "-aq", "--filter", f"label=com.docker.compose.project={PROJECT}"],
+                                capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    settings = subprocess.run([DOCKER, "inspect", *containers], capture_output=True, text=True, check=True).stdout
+    texts = {"the services' logs": services_log, "the containers' settings": settings}
+    runs = api.dag_runs()
+    assert runs, "no runs to read the logs of"
+    for run in runs:
+        for task in api.task_instances(run["dag_id"], run["dag_run_id"]):
+            key = f"{run['dag_id']}/{run['dag_run_id']}/{task['task_id']}"
+            texts[f"the task log of {key}"] = _full_log(api, run["dag_id"], run["dag_run_id"], task["task_id"],
+                                                        max(task["try_number"], 1))  # fmt: skip
+            texts[f"the rendered fields of {key}"] = json.dumps(task.get("rendered_fields"))
+    assert len(texts["the services' logs"]) > 10_000, "the services wrote almost no log: was it read?"
+    leaks = [f"{secret} in {where}" for secret, value in _stack_secrets(stack).items()
+             for where, text in texts.items() if value in text]  # fmt: skip
+    assert not leaks, f"secrets in plain text: {leaks}"
+
+
+def test_down_leaves_no_container_volume_network_or_pod(stack, local_cluster):
+    down = _stack("down", env=stack.env, timeout=600)
+    assert down.returncode == 0, down.stdout + down.stderr
+    label = f"label=com.docker.compose.project={PROJECT}"
+    for kind in (["ps", "-aq"], ["volume", "ls", "-q"], ["network", "ls", "-q"]):
+        left = subprocess.run([DOCKER, *kind, "--filter", label], capture_output=True, text=True, check=True).stdout
+        assert not left.strip(), f"docker {' '.join(kind)} still lists: {left}"
+    assert not stack.state.exists(), "the stack's secrets were left behind"
+    core = client.CoreV1Api(local_cluster.api_client())
+    wait_for(lambda: core.list_namespaced_pod(SPARK_NAMESPACE, label_selector=f"{DEPLOYMENT_LABEL}=stack").items,
+             lambda pods: not pods, timeout_seconds=120, interval_seconds=2,
+             what="the stack's driver and executor pods to go")  # fmt: skip
