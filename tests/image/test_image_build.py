@@ -162,6 +162,7 @@ def drop_lock_entry(lock: Path, name: str) -> None:
     lock.write_text("".join(lines))
 
 
+@pytest.mark.long  # a whole failing build; the job-import case below proves the build's own check
 def test_build_fails_clearly_when_the_lock_lacks_a_dependency(tmp_path):
     context = copy_build_context(tmp_path)
     drop_lock_entry(context / "image" / "requirements.lock", "tzdata")

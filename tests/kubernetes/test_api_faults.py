@@ -41,7 +41,7 @@ from sparkplane.kubernetes.pod_templates import restricted_container_security, r
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts
 from sparkplane.kubernetes.trigger import SparkDriverTrigger
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.long]
 
 CONN_ID = "spark_cluster_through_proxy"
 #: Short, so a silent API is noticed within seconds: a watch may stay silent 1 + 2 s, a call 3 s.

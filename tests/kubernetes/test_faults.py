@@ -14,7 +14,7 @@ from harness.airflow import AirflowServices
 from harness.faults import FAULTS, fault_airflow, run_fault
 from harness.tcp_proxy import TcpProxy
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.long]
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from sparkplane.kubernetes.identity import DRIVER_CONTAINER_NAME, SPARK_NAMESPAC
 from sparkplane.kubernetes.pod_templates import restricted_container_security, restricted_pod_security
 from sparkplane.kubernetes.trigger import SparkDriverTrigger
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.long]
 
 #: Quick enough for a test; no drain: a simulated container's log never ends.
 TIMING = FollowerTiming(

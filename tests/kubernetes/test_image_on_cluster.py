@@ -103,6 +103,7 @@ def spark_submit_env(kubeconfig: Path) -> dict[str, str]:
             "PATH": f"{bin_dir}:{os.environ['PATH']}"}
 
 
+@pytest.mark.long  # plain spark-submit, not the platform's path; the operator's runs prove the image on the node
 def test_spark_submit_in_cluster_mode_runs_driver_and_executors_on_the_real_node(local_cluster, pushed_image, tmp_path):
     admin = local_cluster.api_client()
     core = client.CoreV1Api(admin)

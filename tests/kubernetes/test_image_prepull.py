@@ -149,6 +149,7 @@ def _nothing_left(core: client.CoreV1Api) -> None:
     wait_for(left, lambda names: not names, timeout_seconds=60, interval_seconds=1, what="the pre-pull's objects to go")
 
 
+@pytest.mark.long  # make test pulls for real on the real node (below); the simulated scale runs in make test-long
 def test_prepull_covers_every_eligible_node_a_few_at_a_time_and_reports_the_others(
     local_cluster, airflow_connection, spark_image, more_nodes, tmp_path
 ):
@@ -225,6 +226,7 @@ def test_prepull_pulls_on_the_real_node_and_a_job_then_finds_the_image_present(
     assert "'pulling': 0.0" in log, "the driver pulled the image although it had been pre-pulled"
 
 
+@pytest.mark.long  # a fault run under real Airflow services
 def test_a_prepull_a_user_marks_failed_mid_run_leaves_nothing(local_cluster, airflow_connection, spark_image, tmp_path):
     core = client.CoreV1Api(local_cluster.api_client())
     with platform_airflow(tmp_path, "prepull_simulated.py", connection=airflow_connection, image=spark_image) as airflow:

@@ -14,7 +14,7 @@ import pytest
 from harness.airflow import run_dag
 from harness.platform import OBJECT_STORE_CONN_ID, TEST_DAGS, job_pods
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.long]
 
 DAG_ID = "operator_case_object_store"
 

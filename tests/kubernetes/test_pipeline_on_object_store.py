@@ -19,7 +19,9 @@ from kubernetes import client
 from localcluster import object_store
 from sparkplane.kubernetes.identity import SPARK_NAMESPACE
 
-pytestmark = [pytest.mark.cluster, pytest.mark.airflow]
+# make test proves the store on the cluster through the quality gate (test_quality_gate_on_cluster.py);
+# this comparison with a local run is the longer proof (make test-long).
+pytestmark = [pytest.mark.cluster, pytest.mark.airflow, pytest.mark.long]
 
 LOGICAL_DATE = "2026-11-20"
 CONF = {"orders": 5_000, "customers": 400}

@@ -86,6 +86,7 @@ def test_bad_orders_on_the_cluster_fail_once_unpublished_with_each_failure_named
     assert (quality["status"], quality["published"]) == ("failed", False)
 
 
+@pytest.mark.long  # the warn-only path is proved locally in make test (tests/e2e/test_quality_gate_dag.py)
 def test_a_warn_only_failure_on_the_cluster_is_listed_and_the_report_published(
     store, spark_image, airflow_connection, object_store_connection, tmp_path
 ):
