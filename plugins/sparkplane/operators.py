@@ -28,6 +28,7 @@ from sparkplane.kubernetes.identity import DEFAULT_KEEP_FAILED_SECONDS, TaskTry
 from sparkplane.kubernetes.secret_refs import SecretReference
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts
 from sparkplane.local.launcher import LocalLauncher
+from sparkplane.local.spark_submit import ignored_in_local_mode
 from sparkplane.quality.result_line import QUALITY_XCOM_KEY
 from sparkplane.spark_conf import event_log_conf
 from sparkplane.storage.check import check_object_store
@@ -175,6 +176,10 @@ class SparkJobOperator(BaseOperator):
             return self._submit_to_kubernetes(spec, context, secrets)
         for reference in self.secrets:
             self.log.warning("Local mode has no Kubernetes Secrets: the job runs without %s", reference)
+        ignored = ignored_in_local_mode(spec, pod_template=bool(self.pod_template))
+        if ignored:
+            self.log.warning("Local mode (no kubernetes connection): the job runs in this worker with a local master, "
+                             "so these settings do nothing here: %s", ", ".join(ignored))  # fmt: skip
         if store is not None:
             spec = replace(spec, env={**spec.env, **store.local_env()})
         self._local = LocalLauncher(log=self.log, on_quality_result=lambda result: self._push_quality(context, result))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from decimal import ROUND_HALF_UP, Decimal
@@ -54,7 +55,7 @@ def _expected_report(input_folder: Path) -> pd.DataFrame:
 
 
 def test_pipeline_succeeds_and_streams_the_job_output_into_the_task_log(pipeline_run):
-    result, _ = pipeline_run
+    result, run_folder = pipeline_run
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     log = result.stdout + result.stderr
     assert f"Wrote {CUSTOMERS} customers and {ORDERS} orders" in log
@@ -63,6 +64,12 @@ def test_pipeline_succeeds_and_streams_the_job_output_into_the_task_log(pipeline
     # Sections fold in the UI; the start-up lines every driver prints are not in the task log.
     assert "::group::Driver log of revenue_by_region.py" in log and "::group::Data quality" in log
     assert "NativeCodeLoader" not in log and "Using incubator modules" not in log
+    # The task hands on where it published and how long it took, for a downstream task or a person.
+    with sqlite3.connect(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db") as database:
+        [(returned,)] = database.execute("SELECT value FROM xcom WHERE dag_id = 'revenue_by_region' AND "
+                                         "task_id = 'revenue_by_region' AND key = 'return_value'").fetchall()  # fmt: skip
+    result = json.loads(returned)
+    assert result["output"] == str(run_folder / "report") and result["seconds"] > 0, result
 
 
 def test_report_matches_an_independent_computation(pipeline_run):

@@ -19,6 +19,9 @@ def test_a_value_the_job_refuses_fails_once_and_the_fix_names_the_param(tmp_path
     assert result.returncode != 0, log[-3000:]
     assert "Cause: spark_smoke_test.py rejected its arguments: argument --lines: invalid int value: '2.0'" in log, log[-3000:]
     assert "Fix: --lines takes its value from the DAG param 'lines' (a triggered run's conf key 'lines')" in log
+    # What the DAG sets for Kubernetes is named as doing nothing in local mode.
+    assert ("so these settings do nothing here: executor_instances=1, executor_memory=512m, "
+            "spark.kubernetes.driver.request.cores, spark.kubernetes.executor.request.cores") in log  # fmt: skip
     with sqlite3.connect(home / "airflow.db") as database:
         [(state, tries)] = database.execute("SELECT state, try_number FROM task_instance").fetchall()
     assert (state, tries) == ("failed", 1), "a usage error must not be retried"

@@ -295,6 +295,7 @@ class DriverLauncher:
         quality = self.read_quality_result(event)
         if quality is not None and on_quality_result is not None:
             on_quality_result(quality)
+        result["output"] = quality["output"] if quality and quality.get("published") else None
         if status == "success":
             with log_section(self.log, "Cleanup"):
                 self.delete_driver(name, uid=uid)

@@ -121,7 +121,9 @@ class LocalLauncher:
             log_cause_and_fix(self.log, diagnosis.cause, diagnosis.fix)
             raise job_failure(diagnosis.cause, diagnosis.fix, retry_cannot_help=diagnosis.retry_cannot_help)
         self.log.info("%s finished successfully in %.0f s%s", spec.application, seconds, _output_summary(self.quality_result))
-        return {"application": spec.application, "master": self.master, "exit_code": 0}
+        published = self.quality_result["output"] if self.quality_result and self.quality_result["published"] else None
+        return {"application": spec.application, "master": self.master, "exit_code": 0, "seconds": round(seconds, 1),
+                "output": published}  # fmt: skip
 
     def _pass_on(self, line: str) -> None:
         """Log one line of the job's output; a data-quality result line is said in words and handed on."""

@@ -6,11 +6,24 @@ part instead of another branch in a long function.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.secret_conf import is_masked_value, split_secret_settings
 from sparkplane.spark_conf import TASK_LOG_CONF
+
+
+def ignored_in_local_mode(spec: SparkJobSpec, *, pod_template: bool) -> list[str]:
+    """Name what the task sets, beyond the defaults, that a local master does nothing with: executors
+    are threads of the driver, there is no pod, and Spark reads ``spark.kubernetes.*`` only on Kubernetes."""
+    defaults = {item.name: item.default for item in fields(SparkJobSpec)}
+    ignored = [f"{name}={getattr(spec, name)}" for name in ("executor_instances", "executor_cores", "executor_memory")
+               if getattr(spec, name) != defaults[name]]  # fmt: skip
+    if pod_template:
+        ignored.append("pod_template")
+    ignored += sorted(key for key in spec.conf if key.startswith("spark.kubernetes."))
+    return ignored
 
 
 def master_args(master: str) -> list[str]:

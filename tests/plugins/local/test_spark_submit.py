@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sparkplane.job_spec import SparkJobSpec
-from sparkplane.local.spark_submit import JOB_RUNNER, build_local_submit, secret_argument_positions
+from sparkplane.local.spark_submit import JOB_RUNNER, build_local_submit, ignored_in_local_mode, secret_argument_positions
 
 
 def test_local_submit_command_has_master_name_resources_conf_and_arguments():
@@ -83,3 +83,12 @@ def test_the_runner_gives_the_job_its_arguments_and_removes_the_file(tmp_path):
     assert done.returncode == 3, done.stderr
     assert done.stdout.strip() == f"{[str(job), '--token', 'a b', 'c']} helper from the job folder __main__"
     assert not arguments.exists()
+
+
+def test_settings_a_local_master_ignores_are_named_and_defaults_are_not():
+    plain = SparkJobSpec(application="report.py", name="report")
+    assert ignored_in_local_mode(plain, pod_template=False) == []
+    sized = SparkJobSpec(application="report.py", name="report", executor_instances=4, executor_memory="2g",
+                         conf={"spark.kubernetes.executor.request.cores": "500m", "spark.sql.shuffle.partitions": "8"})
+    assert ignored_in_local_mode(sized, pod_template=True) == [
+        "executor_instances=4", "executor_memory=2g", "pod_template", "spark.kubernetes.executor.request.cores"]
