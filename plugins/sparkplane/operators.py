@@ -34,6 +34,7 @@ from sparkplane.spark_conf import event_log_conf
 from sparkplane.storage.check import check_object_store
 from sparkplane.storage.event_logs import prepare_event_log_dir
 from sparkplane.storage.object_store import configured_object_store
+from sparkplane.task_log import explained_failure, log_section
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -159,6 +160,10 @@ class SparkJobOperator(BaseOperator):
         )
 
     def execute(self, context: Context) -> dict[str, Any]:
+        with explained_failure(self.log):
+            return self._execute(context)
+
+    def _execute(self, context: Context) -> dict[str, Any]:
         spec = self.build_spec()
         # The task's own settings win over the deployment's.
         if self.event_log_dir:
@@ -168,7 +173,8 @@ class SparkJobOperator(BaseOperator):
             spec = replace(spec, conf={**store.spark_conf(), **spec.conf})
             self.log.info("Object store: %s (connection %s)", store.endpoint or "AWS S3", store.conn_id)
             if self.preflight:
-                check_object_store(store, spec, self.log)
+                with log_section(self.log, "Preflight: the object store"):
+                    check_object_store(store, spec, self.log)
         if self.event_log_dir:
             prepare_event_log_dir(self.event_log_dir, store)
         if self.kubernetes_conn_id:
@@ -256,11 +262,12 @@ class SparkJobOperator(BaseOperator):
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Finish the task from the trigger's event: report, clean up, succeed or explain."""
         self._driver = event["pod_name"]
-        return self.launcher.finish(
-            event,
-            application=self.application.rsplit("/", 1)[-1],
-            delete_failed_driver=self.delete_failed_driver,
-            keep_failed_driver=self.keep_failed_driver,
-            on_quality_result=lambda result: self._push_quality(context, result),
-            argument_sources=self._argument_sources,
-        )
+        with explained_failure(self.log):
+            return self.launcher.finish(
+                event,
+                application=self.application.rsplit("/", 1)[-1],
+                delete_failed_driver=self.delete_failed_driver,
+                keep_failed_driver=self.keep_failed_driver,
+                on_quality_result=lambda result: self._push_quality(context, result),
+                argument_sources=self._argument_sources,
+            )

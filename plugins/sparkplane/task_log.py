@@ -23,6 +23,8 @@ import logging
 import re
 from collections.abc import Iterator
 
+from sparkplane.diagnosis import log_cause_and_fix
+
 GROUP_START = "::group::"
 GROUP_END = "::endgroup::"
 
@@ -72,6 +74,22 @@ def log_section(log: Logger, title: str) -> Iterator[None]:
         yield
     finally:
         log.info("%s", GROUP_END)
+
+
+@contextlib.contextmanager
+def explained_failure(log: Logger) -> Iterator[None]:
+    """End the log of a failure that carries a cause and a fix with its ``Cause:`` and ``Fix:`` lines.
+
+    Logged here, once, where the task's work is done: every section it opened is closed by then,
+    so the two lines are the last the platform writes and stay in the open.
+    """
+    try:
+        yield
+    except Exception as error:
+        cause, fix = getattr(error, "cause", None), getattr(error, "fix", None)
+        if isinstance(cause, str) and isinstance(fix, str):
+            log_cause_and_fix(log, cause, fix)
+        raise
 
 
 class SparkOutput:

@@ -6,7 +6,15 @@ import logging
 
 import pytest
 
-from sparkplane.task_log import GROUP_END, GROUP_START, SparkOutput, is_stack_trace_part, log_section, spark_level
+from sparkplane.task_log import (
+    GROUP_END,
+    GROUP_START,
+    SparkOutput,
+    explained_failure,
+    is_stack_trace_part,
+    log_section,
+    spark_level,
+)
 
 STACK_TRACE = """\
 26/12/01 13:52:40 ERROR Executor: Exception in task 0.0 in stage 1.0 (TID 1)
@@ -103,3 +111,10 @@ def test_a_section_is_closed_when_its_body_raises(caplog):
         log.info("checking")
         raise RuntimeError("refused")
     assert [message for _, message in _records(caplog)] == [f"{GROUP_START}Preflight", "checking", GROUP_END]
+
+
+def test_a_failure_without_cause_and_fix_is_passed_on_unexplained(caplog):
+    caplog.set_level(logging.INFO)
+    with pytest.raises(ValueError), explained_failure(logging.getLogger("test.task")):
+        raise ValueError("plain")
+    assert caplog.records == []

@@ -7,6 +7,7 @@ call, the HTTP status and what the server said; the token never leaves this modu
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -50,7 +51,9 @@ class AirflowApi:
         return [dag["dag_id"] for dag in answer.get("dags", [])]
 
     def trigger(self, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
-        body = {"logical_date": None, "conf": conf}
+        # Now, as the UI's form does: a run without a logical date has no ``ds``, and a DAG that
+        # templates it (the example pipeline, daily_sales) would fail to render its arguments.
+        body = {"logical_date": datetime.now(timezone.utc).isoformat(), "conf": conf}
         return self._call("POST", f"/api/v2/dags/{quote(dag_id)}/dagRuns", json=body, what=f"triggering {dag_id}")
 
     def dag_runs(self, dag_id: str = "~", limit: int = 100) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from secrets import token_bytes
 from typing import TYPE_CHECKING, Any
 
 from sparkplane import settings
-from sparkplane.diagnosis import SIGKILL_EXIT_CODE, Diagnosis, explain_failure, log_cause_and_fix
+from sparkplane.diagnosis import SIGKILL_EXIT_CODE, Diagnosis, explain_failure
 from sparkplane.exceptions import (
     ForeignDriverPod,
     JobDefinitionError,
@@ -113,7 +113,7 @@ class DriverLauncher:
         except KubernetesPermissionDenied as error:
             raise namespace_refusal(
                 self.namespace, error, read_namespace=self.hook.read_namespace,
-                platform_namespace=settings.SPARK_NAMESPACE, log=self.log,
+                platform_namespace=settings.SPARK_NAMESPACE,
             ) from error  # fmt: skip
         signed = []
         for pod in pods:
@@ -174,7 +174,8 @@ class DriverLauncher:
     ) -> str:
         """Create this try's driver pod (after ``check_task`` and the preflight); return its name."""
         if preflight:
-            self._preflight(spec, target)
+            with log_section(self.log, "Preflight: the cluster, the image, the quota"):
+                self._preflight(spec, target)
         manifest = build_driver_pod(
             spec, task_try, target, keep_failed_seconds=keep_failed_seconds, pod_template=pod_template or None,
             secrets=secrets,
@@ -317,7 +318,6 @@ class DriverLauncher:
                     "  kubectl -n %s logs %s\n  kubectl -n %s delete pod %s   # also removes its executors",
                     keep_failed_driver, namespace, name, namespace, name, namespace, name,
                 )
-        log_cause_and_fix(self.log, diagnosis.cause, diagnosis.fix)
         raise job_failure(diagnosis.cause, diagnosis.fix, retry_cannot_help=diagnosis.retry_cannot_help)
 
     def _give_up_on_unknown_driver(self, event: dict[str, Any], *, application: str) -> None:
@@ -325,7 +325,6 @@ class DriverLauncher:
         denied): it may still run. Deleting it would throw its work away; the retry follows it
         instead. Nothing more is asked of the API, which may well still not answer."""
         diagnosis = self.diagnose(event, application=application)
-        log_cause_and_fix(self.log, diagnosis.cause, diagnosis.fix)
         self.log.warning("Driver pod %s/%s is kept: its state is unknown, and the task's retry follows it "
                          "instead of starting the job again", event["namespace"], event["pod_name"])  # fmt: skip
         raise job_failure(diagnosis.cause, diagnosis.fix, retry_cannot_help=diagnosis.retry_cannot_help)

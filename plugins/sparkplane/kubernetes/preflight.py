@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sparkplane import spark_conf as c
-from sparkplane.diagnosis import log_cause_and_fix
 from sparkplane.exceptions import KubernetesPermissionDenied, PreflightFailed
 from sparkplane.image.contents import (
     ImageContents,
@@ -79,7 +78,7 @@ def run_preflight(
       Else the driver would run the copy from the image's build.
 
     Like every failure of a job, a failed check ends the task log with a ``Cause:`` and a ``Fix:``
-    line before the task fails with the same text.
+    line (the operator logs the exception's, outside every folded section) before the task fails.
 
     :param read_rbac: reads the namespace's Roles and RoleBindings and the cluster's ClusterRoles
         and ClusterRoleBindings, called only when a driver right is missing, so the failure can say
@@ -88,16 +87,16 @@ def run_preflight(
     missing = missing_rights(is_allowed)
     if missing:
         rbac = _read_rbac_if_allowed(read_rbac, namespace=namespace, log=log)
-        raise _logged(permission_failure(missing, service_account=service_account, namespace=namespace, rbac=rbac), log)
+        raise permission_failure(missing, service_account=service_account, namespace=namespace, rbac=rbac)
     log.info("Preflight: %s/%s has the driver's %d rights", namespace, service_account, len(DRIVER_RIGHTS))
     try:
         contents = read_image_contents(image)
     except ImageNotInRegistry as error:
-        raise _logged(PreflightFailed(
+        raise PreflightFailed(
             cause=f"Image {error}",
             fix="Set the operator's image (or SPARKPLANE_SPARK_IMAGE) to the reference image/build printed, "
             "or build and push the image with image/build.",
-        ), log) from error  # fmt: skip
+        ) from error  # fmt: skip
     except ImageContentsError as error:
         # Unreadable labels do not prove the image wrong; the job itself will tell.
         log.warning("Preflight: cannot read what image %s contains (%s); skipping the image checks", image, error)
@@ -118,17 +117,17 @@ def run_preflight(
     )
     if problems:
         also = f" Nor does it hold this job's code: {' '.join(code_problems)}" if code_problems else ""
-        raise _logged(PreflightFailed(
+        raise PreflightFailed(
             cause=f"Image {image} does not fit the job: " + " ".join(problems) + also,
             fix="Build the image from the project's lock (make lock, then image/build) and run the task with "
             "the image reference image/build printed.",
-        ), log)  # fmt: skip
+        )  # fmt: skip
     if code_problems:
-        raise _logged(PreflightFailed(
+        raise PreflightFailed(
             cause=f"Image {image} does not hold this job's code: " + " ".join(code_problems),
             fix="Build the image again (make image, or image/build) so it carries the current jobs/, and run the "
             "task with the image reference it prints.",
-        ), log)  # fmt: skip
+        )  # fmt: skip
     log.info(
         "Preflight: image has Python %s, pyspark %s and the job's imports (%s)",
         contents.python_version, contents.spark_version, ", ".join(sorted(imports)) or "none",
@@ -153,9 +152,8 @@ def namespace_refusal(
     *,
     read_namespace: Callable[[str], object | None],
     platform_namespace: str,
-    log: logging.Logger | logging.LoggerAdapter,
 ) -> PreflightFailed:
-    """Return the failure, logged, for a job whose first call in its namespace was denied.
+    """Return the failure for a job whose first call in its namespace was denied.
 
     The namespace is read (``namespaces get``, which the Airflow identity has cluster-wide) to
     tell one that does not exist from one that is not the platform's.
@@ -168,9 +166,7 @@ def namespace_refusal(
     except KubernetesPermissionDenied:
         exists = None
     denied = str(error).splitlines()[0]
-    return _logged(
-        namespace_failure(namespace, denied=denied, namespace_exists=exists, platform_namespace=platform_namespace), log
-    )
+    return namespace_failure(namespace, denied=denied, namespace_exists=exists, platform_namespace=platform_namespace)
 
 
 @dataclass(frozen=True)
@@ -321,18 +317,12 @@ def check_quota_headroom(
         return
     job = job_resources(spec)
     if shortfalls := quota_shortfalls(quotas, job):
-        raise _logged(quota_failure(shortfalls, namespace=namespace), log)
+        raise quota_failure(shortfalls, namespace=namespace)
     log.info(
         "Preflight: the job's %d pods (%s CPU, %s) fit the resource quota of namespace %s (%s)",
         job.pods, _text(job.cpu, "cpu"), _text(Decimal(job.memory_bytes), "memory"), namespace,
         ", ".join(q.metadata.name for q in quotas) or "none set",
     )  # fmt: skip
-
-
-def _logged(failure: PreflightFailed, log: logging.Logger | logging.LoggerAdapter) -> PreflightFailed:
-    """Log the failure's ``Cause:`` and ``Fix:`` lines, as every failed job's task log ends; return it to raise."""
-    log_cause_and_fix(log, failure.cause, failure.fix)
-    return failure
 
 
 def _read_rbac_if_allowed(

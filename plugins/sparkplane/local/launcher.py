@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sparkplane import settings
-from sparkplane.diagnosis import explain_failure, log_cause_and_fix
+from sparkplane.diagnosis import explain_failure
 from sparkplane.exceptions import JobDefinitionError, job_failure
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.local.process import StreamingProcess
@@ -118,7 +118,6 @@ class LocalLauncher:
         if result.exit_code != 0:
             diagnosis = explain_quality_failure(self.quality_result, application=spec.application) or explain_failure(
                 result.exit_code, result.tail, application=spec.application, argument_sources=argument_sources)  # fmt: skip
-            log_cause_and_fix(self.log, diagnosis.cause, diagnosis.fix)
             raise job_failure(diagnosis.cause, diagnosis.fix, retry_cannot_help=diagnosis.retry_cannot_help)
         self.log.info("%s finished successfully in %.0f s%s", spec.application, seconds, _output_summary(self.quality_result))
         published = self.quality_result["output"] if self.quality_result and self.quality_result["published"] else None

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from sparkplane.diagnosis import Diagnosis, log_cause_and_fix
+from sparkplane.diagnosis import Diagnosis
 
 if TYPE_CHECKING:
     from sparkplane.job_spec import SparkJobSpec
@@ -102,6 +102,5 @@ def check_object_store(store: ObjectStore, spec: SparkJobSpec, log: logging.Logg
         log.info("Object store checked for bucket %s in %.1fs: it cannot be used", ", ".join(buckets),
                  time.monotonic() - started)  # fmt: skip
         first = problems[0]
-        log_cause_and_fix(log, first.cause, first.fix)
         raise job_failure(first.cause, first.fix, retry_cannot_help=first.retry_cannot_help)
     log.info("Object store answers for bucket %s (%.1fs)", ", ".join(buckets), time.monotonic() - started)

@@ -21,6 +21,8 @@ with DAG(
 ):
     SparkJobOperator(
         task_id="smoke",
+        # Templated from ds, as the example pipelines are: a run without a logical date fails to render.
+        name="notebook_client.{{ ds_nodash }}",
         application="spark_smoke_test.py",
         application_args=["--partitions", "2", "--lines", "{{ params.lines }}", "--line-interval-seconds", "0.5",
                           "{{ '--expect-env=SPARKPLANE_NOT_SET' if params.fail else '--partitions=2' }}"],

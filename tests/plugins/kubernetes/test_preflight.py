@@ -34,6 +34,7 @@ from sparkplane.kubernetes.preflight import (
     run_preflight,
 )
 from sparkplane.rbac.grants import RbacObjects
+from sparkplane.task_log import explained_failure, log_section
 
 IMAGE = ImageContents(
     python_version="3.11.2",
@@ -208,11 +209,15 @@ def test_an_over_quota_job_fails_the_headroom_check():
                              log=logging.getLogger("preflight-test"))  # fmt: skip
 
 
-def test_a_failed_check_logs_its_cause_then_its_fix_before_failing(caplog):
-    with caplog.at_level(logging.ERROR), pytest.raises(PreflightFailed) as failed:
+def test_a_failed_check_carries_its_cause_and_fix_for_the_operator_to_log_last(caplog):
+    log = logging.getLogger("preflight-test")
+    with caplog.at_level(logging.INFO), pytest.raises(PreflightFailed) as failed, explained_failure(log), \
+            log_section(log, "Preflight"):  # fmt: skip
         check_quota_headroom(FOUR_BIG_EXECUTORS, list_quotas=lambda: [_quota({"requests.cpu": "8"})], namespace="spark",
-                             log=logging.getLogger("preflight-test"))  # fmt: skip
-    assert [r.getMessage() for r in caplog.records] == [f"Cause: {failed.value.cause}", f"Fix: {failed.value.fix}"]
+                             log=log)  # fmt: skip
+    # Logged once, after the folded section closed: the last lines of the task log, in the open.
+    assert [r.getMessage() for r in caplog.records] == [
+        "::group::Preflight", "::endgroup::", f"Cause: {failed.value.cause}", f"Fix: {failed.value.fix}"]
 
 
 def _preflight_with_rights(allowed, *, read_rbac, log: logging.Logger) -> None:
@@ -238,7 +243,7 @@ def test_missing_driver_rights_fail_before_the_image_with_why_from_the_roles_rea
         _preflight_with_rights(allowed, log=logging.getLogger("preflight-test"), read_rbac=lambda: RbacObjects(
             roles=[role], role_bindings=[binding], namespaces=frozenset({"spark"})))  # fmt: skip
     assert "Why: Role spark-driver lacks the verb watch on pods" in failed.value.cause
-    assert caplog.records[0].getMessage().startswith("Cause: ServiceAccount spark/spark-sa may not watch pods")
+    assert failed.value.cause.startswith("ServiceAccount spark/spark-sa may not watch pods")
 
 
 def test_when_the_roles_may_not_be_read_the_failure_names_both_causes(caplog):
@@ -271,4 +276,3 @@ def test_a_job_whose_helper_changed_after_the_image_was_built_fails_with_the_reb
                                   "differs from the image's copy: it changed after the image was built, and the "
                                   "driver would run the old one.")  # fmt: skip
     assert failed.value.fix.startswith("Build the image again (make image, or image/build)")
-    assert f"Cause: {failed.value.cause}" in [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
