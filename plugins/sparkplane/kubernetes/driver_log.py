@@ -50,7 +50,7 @@ from sparkplane.kubernetes.log_position import (
     read_log_checkpoint,
 )
 from sparkplane.log_lines import LineSplitter
-from sparkplane.quality.result_line import log_summary, parse_result_line
+from sparkplane.quality.result_line import parse_result_line
 from sparkplane.task_log import GROUP_END, GROUP_START, SparkOutput
 
 if TYPE_CHECKING:
@@ -330,7 +330,9 @@ class DriverLog:
                 self._output.line(line.text)
                 return
             self._output.close()
-            log_summary(self.log, quality)  # said in words; the operator reads the JSON from the pod
+            # Said in full by the operator, in the task's Data quality section, read from the pod's log.
+            self.log.info("Data quality of %s: %s (the failures, if any, are in the Data quality section)",
+                          quality["job"], quality["status"])  # fmt: skip
 
 
 def _log_stream_timeout(timing: FollowerTiming) -> ClientTimeout:

@@ -48,7 +48,7 @@ from sparkplane.kubernetes.task_policy import (
     reserved_pod_template_problems,
     secret_value_problems,
 )
-from sparkplane.quality.result_line import explain_quality_failure, last_result_line
+from sparkplane.quality.result_line import explain_quality_failure, last_result_line, log_summary
 from sparkplane.task_log import log_section
 
 if TYPE_CHECKING:
@@ -294,8 +294,11 @@ class DriverLauncher:
             self.log.info("Spark history: %s", result["spark_history"])
         uid = pod.metadata.uid if pod is not None else None
         quality = self.read_quality_result(event)
-        if quality is not None and on_quality_result is not None:
-            on_quality_result(quality)
+        if quality is not None:
+            with log_section(self.log, "Data quality"):
+                log_summary(self.log, quality)
+            if on_quality_result is not None:
+                on_quality_result(quality)
         result["output"] = quality["output"] if quality and quality.get("published") else None
         if status == "success":
             with log_section(self.log, "Cleanup"):

@@ -119,8 +119,9 @@ class LocalLauncher:
             diagnosis = explain_quality_failure(self.quality_result, application=spec.application) or explain_failure(
                 result.exit_code, result.tail, application=spec.application, argument_sources=argument_sources)  # fmt: skip
             raise job_failure(diagnosis.cause, diagnosis.fix, retry_cannot_help=diagnosis.retry_cannot_help)
-        self.log.info("%s finished successfully in %.0f s%s", spec.application, seconds, _output_summary(self.quality_result))
         published = self.quality_result["output"] if self.quality_result and self.quality_result["published"] else None
+        self.log.info("%s finished successfully in %.0f s%s", spec.application, seconds,
+                      f"; published {published}" if published else "")  # fmt: skip
         return {"application": spec.application, "master": self.master, "exit_code": 0, "seconds": round(seconds, 1),
                 "output": published}  # fmt: skip
 
@@ -162,11 +163,6 @@ class LocalLauncher:
                 "(make env) so local mode can run spark-submit."
             )
         return Path(next(iter(found.submodule_search_locations)))
-
-
-def _output_summary(quality: dict[str, Any] | None) -> str:
-    """Say where the job published and what, from its data-quality result (empty without one)."""
-    return f"; published {quality['output']}" if quality and quality.get("published") else ""
 
 
 def _mask_secrets(spec: SparkJobSpec, secret_settings: Mapping[str, str]) -> None:
