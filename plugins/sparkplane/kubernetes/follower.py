@@ -42,6 +42,7 @@ from sparkplane.kubernetes.driver_log import DriverLog
 from sparkplane.kubernetes.follower_timing import AccessDenied, ApiUnreachable, FollowerTiming, Trouble
 from sparkplane.kubernetes.pod_diagnosis import describe_wait, explain_pod_failure, explain_unconfirmed_deletion
 from sparkplane.kubernetes.stage_timeouts import FollowTimeouts, exceeded_stage_timeout
+from sparkplane.task_log import GROUP_END, GROUP_START
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -118,6 +119,7 @@ class DriverFollower:
         self._answered_at = time.monotonic()
         self._unreachable = Trouble()
         self._denied = Trouble()
+        self._waiting_section = False
 
     @property
     def core_v1(self) -> CoreV1Api:
@@ -154,9 +156,22 @@ class DriverFollower:
             await asyncio.shield(self.driver_log.checkpoint(force=True))
             raise
         finally:
+            self._end_waiting()
             if not log_task.done():
                 log_task.cancel()
                 await asyncio.gather(log_task, return_exceptions=True)
+
+    def _say_waiting(self, line: str) -> None:
+        """Log what the pending driver waits for, folded in one section until it starts."""
+        if not self._waiting_section:
+            self.log.info("%sWaiting for the driver to start", GROUP_START)
+            self._waiting_section = True
+        self.log.info("%s", line)
+
+    def _end_waiting(self) -> None:
+        if self._waiting_section:
+            self.log.info("%s", GROUP_END)
+            self._waiting_section = False
 
     async def _first_verdict(self) -> dict[str, Any]:
         """Return the watch's verdict, or the stage clock's if it comes first."""
@@ -301,6 +316,8 @@ class DriverFollower:
         """Return the final event if the pod's state decides the outcome, else None."""
         pod = self._pod
         phase = pod_status.phase(pod)
+        if phase != pod_status.POD_PENDING:
+            self._end_waiting()  # before the driver log's own section opens
         if phase in pod_status.POD_TERMINAL_PHASES:
             status = "success" if phase == pod_status.POD_SUCCEEDED else "failed"
             return self._event(status, f"driver pod {phase}", phase=phase)
@@ -311,7 +328,7 @@ class DriverFollower:
         if timeout is not None:
             return self._event("timeout", timeout, phase=phase)
         if progress and phase == pod_status.POD_PENDING:  # a pod that waits for a node, a pull or a start
-            self.log.info("%s", describe_wait(pod, await self._events(), now=_now()))
+            self._say_waiting(describe_wait(pod, await self._events(), now=_now()))
         return None
 
     async def _read_pod(self) -> V1Pod | None:
