@@ -38,9 +38,12 @@ def migrated_database(airflow_home: Path) -> None:
     """Give ``airflow_home`` a metadata database at the current schema: a copy of one migrated once.
 
     ``airflow db migrate`` of an empty SQLite database takes seconds; every test deployment
-    starts from the same schema, so the suite migrates one and copies it.
+    starts from the same schema, so the suite migrates one and copies it. A home that has a
+    database keeps it (a second run in the same home sees the first one's runs).
     """
     global _migrated
+    if (airflow_home / "airflow.db").exists():
+        return
     with _migrating:
         if _migrated is None:
             template = Path(tempfile.mkdtemp(prefix="sparkplane-airflow-schema-"))
