@@ -5,7 +5,9 @@ revenue_by_region joins and aggregates it into a Parquet report, published only 
 expectations pass (jobs/expectations/revenue_by_region.py; the result is in the task's XCom
 "quality", the full result and Data Docs under the run folder's _quality/). Both tasks run through the
 platform's Spark operator, locally by default and on Kubernetes when a cluster is configured.
-Outputs are partitioned by the run's logical date, so re-running a date overwrites it.
+A scheduled run writes under the folder of its logical date, and re-running it (clearing its tasks)
+overwrites that date's report; a run triggered by hand, with its own params, writes under
+``<date>/runs/<run id>`` and never touches the scheduled run's report (``sparkplane.storage.run_folders``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param
 from sparkplane import settings
 from sparkplane.operators import SparkJobOperator
+from sparkplane.storage.run_folders import RUN_FOLDER_MACROS
 
-RUN_FOLDER = settings.DATA_ROOT + "/revenue_by_region/{{ ds }}"
+RUN_FOLDER = settings.DATA_ROOT + "/revenue_by_region/{{ run_folder(dag_run) }}"
 
 with DAG(
     dag_id="revenue_by_region",
@@ -41,6 +44,7 @@ with DAG(
             description="Customers to generate, at most a million: the join's customer side stays small.",
         ),
     },
+    user_defined_macros=RUN_FOLDER_MACROS,
     tags=["example", "spark"],
     doc_md=__doc__,
 ) as dag:
@@ -50,7 +54,7 @@ with DAG(
         application_args=[
             "--orders", "{{ params.orders }}",
             "--customers", "{{ params.customers }}",
-            "--first-day", "{{ macros.ds_add(ds, -27) }}",
+            "--first-day", "{{ macros.ds_add(run_day(dag_run), -27) }}",
             "--output", RUN_FOLDER + "/input",
         ],
     )

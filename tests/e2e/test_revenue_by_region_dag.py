@@ -33,7 +33,9 @@ def pipeline_run(tmp_path_factory):
          "--conf", json.dumps({"orders": ORDERS, "customers": CUSTOMERS})],
         env=env, capture_output=True, text=True, timeout=900,
     )
-    return result, data_root / "revenue_by_region" / LOGICAL_DATE
+    # `airflow dags test` makes a manual run: it writes to a folder of its own under its date.
+    run_folders = list((data_root / "revenue_by_region" / LOGICAL_DATE / "runs").glob("manual__*"))
+    return result, run_folders
 
 
 def _expected_report(input_folder: Path) -> pd.DataFrame:
@@ -55,8 +57,9 @@ def _expected_report(input_folder: Path) -> pd.DataFrame:
 
 
 def test_pipeline_succeeds_and_streams_the_job_output_into_the_task_log(pipeline_run):
-    result, run_folder = pipeline_run
+    result, run_folders = pipeline_run
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    [run_folder] = run_folders
     log = result.stdout + result.stderr
     assert f"Wrote {CUSTOMERS} customers and {ORDERS} orders" in log
     assert re.search(r"revenue_by_region\.py finished successfully in \d+ s; published \S+/report", log)
@@ -73,8 +76,9 @@ def test_pipeline_succeeds_and_streams_the_job_output_into_the_task_log(pipeline
 
 
 def test_report_matches_an_independent_computation(pipeline_run):
-    result, run_folder = pipeline_run
+    result, run_folders = pipeline_run
     assert result.returncode == 0, "the pipeline failed; see the previous test"
+    [run_folder] = run_folders
     report = pd.read_parquet(run_folder / "report").sort_values(["order_date", "region"])
     expected = _expected_report(run_folder / "input").sort_values(["order_date", "region"])
     assert len(report) == 28 * 6  # 28 days x (5 regions + unknown)

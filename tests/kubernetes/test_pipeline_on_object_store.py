@@ -4,6 +4,7 @@ run locally against the same store: real Airflow, real Spark, the real S3 API.""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 import uuid
@@ -70,6 +71,12 @@ def _report(s3, bucket: str, prefix: str, into: Path) -> pd.DataFrame:
     return pd.read_parquet(into).sort_values(["order_date", "region"]).reset_index(drop=True)
 
 
+def _published_report(result, bucket: str) -> str:
+    """The key prefix (ending in /) of the report the run's log says it published."""
+    [output] = set(re.findall(r"Data quality of revenue_by_region: passed, published to (\S+)", _log(result)))
+    return output.removeprefix(f"s3a://{bucket}/").rstrip("/") + "/"
+
+
 def _log(result) -> str:
     return result.stdout + result.stderr
 
@@ -89,10 +96,12 @@ def test_the_cluster_report_equals_the_local_report_of_the_same_day(runs, store,
     access, s3 = store
     (tmp_path / "cluster").mkdir()
     (tmp_path / "local").mkdir()
-    cluster_report = _report(s3, access.bucket, f"{prefix}/cluster/revenue_by_region/{LOGICAL_DATE}/report/", tmp_path / "cluster")
-    local_report = _report(s3, access.bucket, f"{prefix}/local/revenue_by_region/{LOGICAL_DATE}/report/", tmp_path / "local")
+    cluster_folder, local_folder = _published_report(on_cluster, access.bucket), _published_report(local, access.bucket)
+    assert cluster_folder.startswith(f"{prefix}/cluster/revenue_by_region/{LOGICAL_DATE}/runs/manual__"), cluster_folder
+    cluster_report = _report(s3, access.bucket, cluster_folder, tmp_path / "cluster")
+    local_report = _report(s3, access.bucket, local_folder, tmp_path / "local")
     assert len(cluster_report) > 28 * 5  # 28 days x 5 regions, and "unknown" on most days
-    marker = f"{prefix}/cluster/revenue_by_region/{LOGICAL_DATE}/report/_SUCCESS"
+    marker = f"{cluster_folder}_SUCCESS"
     assert s3.list_objects_v2(Bucket=access.bucket, Prefix=marker)["KeyCount"] == 1, "the published report is not marked complete"
     pd.testing.assert_frame_equal(cluster_report, local_report)
 
