@@ -130,6 +130,8 @@ class QualityGate:
         self.results_uri = sibling(output, "_quality")
         self.storage = Storage(spark)
         self.datasets: list[DatasetResult] = []
+        #: Rows of the staged output, which is what gets published.
+        self.rows: int | None = None
         self._full_results: dict[str, Any] = {}
         self._seconds = 0.0
         self._gx = gx
@@ -167,7 +169,9 @@ class QualityGate:
         """Write ``frame`` as Parquet to the staging folder and validate what was written; return the staging URI."""
         staged = sibling(self.output, "_staging")
         frame.write.mode("overwrite").parquet(staged)
-        self.validate(name, self.spark.read.parquet(staged), suite)
+        written = self.spark.read.parquet(staged)
+        self.rows = written.count()
+        self.validate(name, written, suite)
         return staged
 
     def conclude(self, staged: str | None) -> dict[str, Any]:
@@ -196,7 +200,8 @@ class QualityGate:
         failures = [failure for dataset in self.datasets for failure in dataset.failures]
         status = "failed" if self.blocked else "warned" if failures else "passed"
         return {
-            "job": self.job, "status": status, "published": published, "output": self.output,
+            "job": self.job, "status": status, "published": published, "output": self.output, "rows": self.rows,
+            "application_id": self.spark.sparkContext.applicationId,
             "datasets": [dataset.to_dict() for dataset in self.datasets][:MAX_DATASETS],
             "validation_result": f"{self.results_uri}/validation.json",
             "data_docs": f"{self.results_uri}/data_docs/index.html",

@@ -59,7 +59,8 @@ def test_a_clean_input_is_published_with_its_result_and_data_docs_beside_it(spar
     rows = publish_report(spark, input_folder=input_folder, output=str(output))
 
     result, _ = _result_line(capsys)
-    assert (result["status"], result["published"], rows) == ("passed", True, 7 * 6)
+    assert (result["status"], result["published"], rows, result["rows"]) == ("passed", True, 7 * 6, 7 * 6)
+    assert result["application_id"] == spark.sparkContext.applicationId
     assert [(d["name"], d["failed"]) for d in result["datasets"]] == [("orders", 0), ("report", 0)]
     assert spark.read.parquet(str(output)).count() == rows
     quality = tmp_path / "_quality" / "report"

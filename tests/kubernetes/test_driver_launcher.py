@@ -105,6 +105,7 @@ def test_a_driver_past_a_stage_timeout_is_deleted(local_cluster, launcher, runni
 
 #: What a job's data-quality gate prints when it refused to publish (jobs/quality/gate.py).
 REFUSED = {"job": "revenue_by_region", "status": "failed", "published": False, "output": "s3a://data/report",
+           "rows": 168, "application_id": "spark-4a8f0c2b9d1e4f3a8b7c6d5e4f3a2b1c",
            "validation_result": "s3a://data/_quality/report/validation.json",
            "data_docs": "s3a://data/_quality/report/data_docs/index.html", "validation_seconds": 3.1,
            "datasets": [{"name": "orders", "expectations": 8, "failed": 1, "blocking": 1, "failures": [

@@ -48,7 +48,13 @@ from sparkplane.kubernetes.task_policy import (
     reserved_pod_template_problems,
     secret_value_problems,
 )
-from sparkplane.quality.result_line import explain_quality_failure, last_result_line, log_summary
+from sparkplane.quality.result_line import (
+    explain_quality_failure,
+    last_result_line,
+    log_summary,
+    published_output,
+    run_record_fields,
+)
 from sparkplane.task_log import log_section
 
 if TYPE_CHECKING:
@@ -299,12 +305,13 @@ class DriverLauncher:
                 log_summary(self.log, quality)
             if on_quality_result is not None:
                 on_quality_result(quality)
-        result["output"] = quality["output"] if quality and quality.get("published") else None
+        published = run_record_fields(quality)  # the application id stays the driver's label
+        result["output"], result["rows"] = published["output"], published["rows"]
         if status == "success":
             with log_section(self.log, "Cleanup"):
                 self.delete_driver(name, uid=uid)
             self.log.info("%s succeeded on Kubernetes (%s)%s", application, pod_status.describe_stages(result["seconds"]),
-                          f"; published {quality['output']}" if quality and quality.get("published") else "")  # fmt: skip
+                          published_output(quality))  # fmt: skip
             return result
         diagnosis = explain_quality_failure(quality, application=application) or self.diagnose(
             event, application=application, argument_sources=argument_sources)  # fmt: skip

@@ -34,7 +34,13 @@ from sparkplane.local.spark_submit import (
     local_settings,
     secret_argument_positions,
 )
-from sparkplane.quality.result_line import explain_quality_failure, log_summary, parse_result_line
+from sparkplane.quality.result_line import (
+    explain_quality_failure,
+    log_summary,
+    parse_result_line,
+    published_output,
+    run_record_fields,
+)
 from sparkplane.secret_conf import properties_text
 from sparkplane.task_log import SparkOutput, log_section
 
@@ -119,11 +125,10 @@ class LocalLauncher:
             diagnosis = explain_quality_failure(self.quality_result, application=spec.application) or explain_failure(
                 result.exit_code, result.tail, application=spec.application, argument_sources=argument_sources)  # fmt: skip
             raise job_failure(diagnosis.cause, diagnosis.fix, retry_cannot_help=diagnosis.retry_cannot_help)
-        published = self.quality_result["output"] if self.quality_result and self.quality_result["published"] else None
         self.log.info("%s finished successfully in %.0f s%s", spec.application, seconds,
-                      f"; published {published}" if published else "")  # fmt: skip
+                      published_output(self.quality_result))  # fmt: skip
         return {"application": spec.application, "master": self.master, "exit_code": 0, "seconds": round(seconds, 1),
-                "output": published}  # fmt: skip
+                **run_record_fields(self.quality_result)}  # fmt: skip
 
     def _pass_on(self, line: str) -> None:
         """Log one line of the job's output; a data-quality result line is said in words and handed on."""

@@ -72,6 +72,8 @@ def _typed(result: dict[str, Any]) -> dict[str, Any]:
         "status": _text(result.get("status")),
         "published": result.get("published") is True,
         "output": _text(result.get("output")),
+        "rows": _number(result.get("rows")),
+        "application_id": _text(result.get("application_id")),
         "validation_result": _text(result.get("validation_result")),
         "data_docs": _text(result.get("data_docs")),
         "validation_seconds": _number(result.get("validation_seconds")),
@@ -83,8 +85,9 @@ def _typed(result: dict[str, Any]) -> dict[str, Any]:
 def summary_lines(result: dict[str, Any]) -> list[str]:
     """Return the task log's account of a result: one line per data set, one per failed expectation."""
     published = f"published to {result['output']}" if result["published"] else "NOT published"
+    rows = "" if result["rows"] is None else f"{result['rows']} rows{'' if result['published'] else ' staged'}; "
     lines = [f"Data quality of {result['job']}: {result['status']}, {published} "
-             f"(validation took {result['validation_seconds']} s)"]  # fmt: skip
+             f"({rows}validation took {result['validation_seconds']} s)"]  # fmt: skip
     for dataset in result["datasets"]:
         lines.append(f"  {dataset['name']}: {dataset['failed']} of {dataset['expectations']} expectations failed")
         for failure in dataset["failures"]:
@@ -93,6 +96,25 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             lines.append(f"    {kind}: {failure['expectation']}: {failure['observed']}{sample}")
     lines.append(f"  Full result: {result['validation_result']}; Data Docs: {result['data_docs']}")
     return lines
+
+
+def published_output(result: dict[str, Any] | None) -> str:
+    """Return what a successful job's summary line says it published (``; published <output> (N rows)``), or ''."""
+    if not result or not result["published"]:
+        return ""
+    rows = f" ({result['rows']} rows)" if result["rows"] is not None else ""
+    return f"; published {result['output']}{rows}"
+
+
+def run_record_fields(result: dict[str, Any] | None) -> dict[str, Any]:
+    """Return what a job's run record (the task's XCom return value) takes from its result: the
+    published output and its rows (None when nothing was published), the Spark application id."""
+    published = bool(result and result["published"])
+    return {
+        "output": result["output"] if published else None,
+        "rows": result["rows"] if published else None,
+        **({"application_id": result["application_id"]} if result and result["application_id"] else {}),
+    }
 
 
 def explain_quality_failure(result: dict[str, Any] | None, *, application: str) -> Diagnosis | None:

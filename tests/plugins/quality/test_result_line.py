@@ -11,6 +11,8 @@ from sparkplane.quality.result_line import (
     bounded,
     explain_quality_failure,
     parse_result_line,
+    published_output,
+    run_record_fields,
     summary_lines,
 )
 
@@ -18,7 +20,7 @@ from sparkplane.quality.result_line import (
 def _result(*failures: dict, published: bool = False) -> dict:
     return {
         "job": "revenue_by_region", "status": "failed", "published": published, "output": "/data/report",
-        "validation_result": "/data/_quality/report/validation.json",
+        "rows": 168, "application_id": "local-1796180440415", "validation_result": "/data/_quality/report/validation.json",
         "data_docs": "/data/_quality/report/data_docs/index.html", "validation_seconds": 4.2,
         "datasets": [{"name": "orders", "expectations": 8, "failed": len(failures),
                       "blocking": sum(failure["blocking"] for failure in failures), "failures": list(failures)}],
@@ -73,7 +75,7 @@ def test_blocking_failures_the_line_had_no_room_for_still_fail_the_task():
 
 def test_the_summary_names_each_failure_with_what_was_observed():
     lines = summary_lines(_result(NULL_KEYS, FEW_CUSTOMERS))
-    assert lines[0] == "Data quality of revenue_by_region: failed, NOT published (validation took 4.2 s)"
+    assert lines[0] == "Data quality of revenue_by_region: failed, NOT published (168 rows staged; validation took 4.2 s)"
     assert ("    BLOCKING: expect_column_values_to_not_be_null(column=customer_id): 3 of 2000 rows unexpected "
             "(0.15%); e.g. [None, None, None]") in lines  # fmt: skip
     assert ("    warning: expect_column_values_to_not_be_null(column=customer_region, mostly=0.95): 200 of 2000 "
@@ -93,3 +95,14 @@ def test_warnings_alone_or_a_published_output_explain_nothing():
     assert explain_quality_failure(_result(FEW_CUSTOMERS), application="job.py") is None
     assert explain_quality_failure(_result(NULL_KEYS, published=True), application="job.py") is None
     assert explain_quality_failure(None, application="job.py") is None
+
+
+def test_a_run_record_and_summary_name_what_was_published_and_its_rows():
+    published = bounded(_result(published=True))
+    assert published_output(published) == "; published /data/report (168 rows)"
+    assert run_record_fields(published) == {"output": "/data/report", "rows": 168, "application_id": "local-1796180440415"}
+    refused = bounded(_result(NULL_KEYS))
+    assert published_output(refused) == "" and run_record_fields(refused)["output"] is None
+    # A job without a gate prints no result: the record says nothing was published.
+    assert published_output(None) == "" and run_record_fields(None) == {"output": None, "rows": None}
+    assert summary_lines(published)[0].endswith("(168 rows; validation took 4.2 s)")
