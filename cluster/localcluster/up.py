@@ -31,9 +31,10 @@ def _step(name: str, started: float) -> None:
     print(f"up: {name:<28} ok ({time.monotonic() - started:5.1f}s)", flush=True)
 
 
-def install_packages() -> None:
+def install_packages(packages: tuple[str, ...] | list[str] = APT_PACKAGES) -> None:
+    """Install the Debian ``packages`` not installed yet (the cluster's own by default)."""
     missing = [
-        p for p in APT_PACKAGES
+        p for p in packages
         if "install ok installed" not in subprocess.run(
             ["dpkg-query", "-W", "-f=${Status}", p], capture_output=True, text=True).stdout
     ]  # fmt: skip

@@ -1,9 +1,10 @@
 """The task log as an on-call engineer reads it: folded sections, and Spark's output at its own levels.
 
 Airflow's UI folds the lines between ``::group::<title>`` and ``::endgroup::`` under the title
-(groups nest). The platform puts each stage of a job in one (preflight, submission, waiting,
-driver log, executor digest, data quality, cleanup), so that what stays visible is the run's
-summary and, on failure, its ``Cause:``/``Fix:``.
+(groups nest). The platform puts each stage of a job in one (preflight, waiting for the driver to
+start, driver log, executor digest, data quality, cleanup; the submission itself is one line, the
+driver pod's name), so that what stays visible is the run's summary and, on failure, its
+``Cause:``/``Fix:``.
 
 Spark's driver output is passed on by ``SparkOutput``:
 

@@ -6,12 +6,12 @@ Playwright's own browser download is not used (this machine's network refuses it
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from localcluster.up import install_packages
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: No background calls to Google's services: on a closed network each one fails, many at a time.
@@ -24,9 +24,7 @@ CHROMIUM_FLAGS = [
 def ensure_chromium() -> Path:
     """Install Debian's chromium unless it is there; return its path."""
     if not CHROMIUM.exists():
-        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"], check=True,
-                       capture_output=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-                       timeout=900)  # fmt: skip
+        install_packages(["chromium"])
     assert shutil.which(str(CHROMIUM)), f"{CHROMIUM} is not executable after installing chromium"
     return CHROMIUM
 
