@@ -39,6 +39,7 @@ from sparkplane.task_log import explained_failure, log_section
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from sparkplane.kubernetes.debug_bundle import DebugBundleRequest
     from sparkplane.kubernetes.launcher import DriverLauncher
 
 
@@ -270,4 +271,19 @@ class SparkJobOperator(BaseOperator):
                 keep_failed_driver=self.keep_failed_driver,
                 on_quality_result=lambda result: self._push_quality(context, result),
                 argument_sources=self._argument_sources,
+                debug_bundle=self._debug_bundle_request(context),
             )
+
+    def _debug_bundle_request(self, context: Context) -> DebugBundleRequest | None:
+        """Return where a failed driver's debug bundle goes (beside this try's log file) and what it re-checks."""
+        from sparkplane.kubernetes.debug_bundle import DebugBundleRequest, debug_folder_of
+
+        try:
+            return DebugBundleRequest(
+                folder=debug_folder_of(context["ti"]), spec=self.build_spec(),
+                target=KubernetesTarget(namespace=self.namespace, image=self.image) if self.image else None,
+                preflight=self.preflight,
+            )  # fmt: skip
+        except Exception as error:  # the bundle is an aid: it never stands between the task and its result
+            self.log.warning("This try writes no debug bundle: %s: %s", type(error).__name__, error)
+            return None

@@ -42,7 +42,7 @@ from sparkplane.kubernetes.api_errors import (
 )
 
 if TYPE_CHECKING:
-    from kubernetes.client import CoreV1Event, V1Pod, V1ResourceQuota
+    from kubernetes.client import CoreV1Event, V1Node, V1Pod, V1ResourceQuota
 
 
 Result = TypeVar("Result")
@@ -215,6 +215,16 @@ class SparkKubernetesHook:
                 return []
             raise translate_api_error(error, action=f"get pods/log in namespace {namespace!r}") from error
         return response.data.decode("utf-8", errors="replace").splitlines()
+
+    @reaching_the_api
+    def read_node(self, name: str) -> V1Node | None:
+        """Return the node, or None if it does not exist (any more)."""
+        try:
+            return self.core_v1.read_node(name, _request_timeout=self._timeout)
+        except ApiException as error:
+            if error.status == HTTP_NOT_FOUND:
+                return None
+            raise translate_api_error(error, action="get nodes (cluster-wide)") from error
 
     @reaching_the_api
     def list_resource_quotas(self, namespace: str) -> list[V1ResourceQuota]:

@@ -27,6 +27,7 @@ from sparkplane.exceptions import (
     job_failure,
 )
 from sparkplane.kubernetes import pod_status
+from sparkplane.kubernetes.debug_bundle import DebugBundleRequest, write_debug_bundle
 from sparkplane.kubernetes.driver_pod import KubernetesTarget, build_driver_pod
 from sparkplane.kubernetes.driver_signature import is_signed_by, load_signing_key, signature_of
 from sparkplane.kubernetes.identity import (
@@ -216,7 +217,11 @@ class DriverLauncher:
                 raise ForeignDriverPod(name, self.namespace)
             time.sleep(1)
 
-    def _preflight(self, spec: SparkJobSpec, target: KubernetesTarget) -> None:
+    def _preflight(
+        self, spec: SparkJobSpec, target: KubernetesTarget, *, log: logging.Logger | logging.LoggerAdapter | None = None
+    ) -> None:
+        log = log or self.log
+
         def is_allowed(verb: str, resource: str) -> bool:
             return self.hook.is_allowed(
                 service_account=target.driver_service_account, namespace=target.namespace, verb=verb, resource=resource
@@ -229,12 +234,12 @@ class DriverLauncher:
             image=target.image,
             job_file=None if Path(spec.application).is_absolute() else spec.application_path(self.jobs_root),
             jobs_root=self.jobs_root,
-            log=self.log,
+            log=log,
             read_rbac=lambda: self.hook.rbac_objects(target.namespace),
         )
         check_quota_headroom(
             spec, list_quotas=lambda: self.hook.list_resource_quotas(target.namespace), namespace=target.namespace,
-            log=self.log,
+            log=log,
         )
 
     # --- when the task stops or the deferral ends ------------------------------------------------
@@ -264,23 +269,25 @@ class DriverLauncher:
         keep_failed_driver: timedelta,
         on_quality_result: Callable[[dict[str, Any]], None] | None = None,
         argument_sources: Mapping[str, str] | None = None,
+        debug_bundle: DebugBundleRequest | None = None,
     ) -> dict[str, Any]:
         """Report the driver's end from the trigger's event, clean up, and return the task's result.
 
         Raises ``SparkJobFailed`` (``SparkJobInvalid`` when a retry cannot help) with the cause and fix when the
-        driver did not succeed.
+        driver did not succeed, after writing the debug bundle (see ``debug_bundle``) and naming its folder.
 
         :param application: the job's file name, as the diagnosis names it.
         :param delete_failed_driver: delete a failed driver instead of keeping it to inspect.
         :param keep_failed_driver: how long a kept failed driver stays (for the log's advice).
         :param on_quality_result: called with the job's data-quality result, if its log ends with one.
         :param argument_sources: where the job's options get their values, named by a usage error's fix.
+        :param debug_bundle: where a failed driver's debug bundle goes; None writes none.
         """
         name, namespace = event["pod_name"], event["namespace"]
         status = event["status"]
         self.log.info("Driver pod %s/%s ended: %s (%s)", namespace, name, status, event.get("message"))
         if status == "error":
-            self._give_up_on_unknown_driver(event, application=application)
+            self._give_up_on_unknown_driver(event, application=application, debug_bundle=debug_bundle)
         pod = self.hook.read_pod(name, namespace)
         app_id = pod.metadata.labels.get(APPLICATION_ID_LABEL) if pod is not None else None
         result = {
@@ -315,6 +322,8 @@ class DriverLauncher:
             return result
         diagnosis = explain_quality_failure(quality, application=application) or self.diagnose(
             event, application=application, argument_sources=argument_sources)  # fmt: skip
+        # Before the cleanup, which may delete the driver and, with it, its executors.
+        bundle = self._write_debug_bundle(debug_bundle, event, diagnosis)
         with log_section(self.log, "Cleanup"):
             # A driver that never ran has no log to read, only events, which are logged above:
             # keeping it would only hold its resource requests (or retry a pull) until swept.
@@ -328,16 +337,44 @@ class DriverLauncher:
                     "  kubectl -n %s logs %s\n  kubectl -n %s delete pod %s   # also removes its executors",
                     keep_failed_driver, namespace, name, namespace, name, namespace, name,
                 )
+        self._log_debug_bundle(bundle)
         raise job_failure(diagnosis.cause, diagnosis.fix, retry_cannot_help=diagnosis.retry_cannot_help)
 
-    def _give_up_on_unknown_driver(self, event: dict[str, Any], *, application: str) -> None:
+    def _give_up_on_unknown_driver(
+        self, event: dict[str, Any], *, application: str, debug_bundle: DebugBundleRequest | None
+    ) -> None:
         """Fail the try for a driver the follower could not judge (the API unreachable, access
         denied): it may still run. Deleting it would throw its work away; the retry follows it
-        instead. Nothing more is asked of the API, which may well still not answer."""
+        instead. Nothing more is asked of the API, which may well still not answer (the debug
+        bundle says so in place of what it would have read)."""
         diagnosis = self.diagnose(event, application=application)
         self.log.warning("Driver pod %s/%s is kept: its state is unknown, and the task's retry follows it "
                          "instead of starting the job again", event["namespace"], event["pod_name"])  # fmt: skip
+        self._log_debug_bundle(self._write_debug_bundle(debug_bundle, event, diagnosis, ask_cluster=False))
         raise job_failure(diagnosis.cause, diagnosis.fix, retry_cannot_help=diagnosis.retry_cannot_help)
+
+    def _write_debug_bundle(
+        self, request: DebugBundleRequest | None, event: dict[str, Any], diagnosis: Diagnosis, *, ask_cluster: bool = True
+    ) -> Path | None:
+        """Write the failed driver's debug bundle; return its folder, or None (a warning says why).
+
+        Never raises: the bundle is an aid, and the try must fail with its own cause and fix.
+        """
+        if request is None:
+            return None
+        spec, target = request.spec, request.target
+        recheck = (lambda log: self._preflight(spec, target, log=log)) if spec and target and request.preflight else None
+        try:
+            return write_debug_bundle(self.hook, request, event=event, diagnosis=diagnosis, recheck_preflight=recheck,
+                                      ask_cluster=ask_cluster)  # fmt: skip
+        except Exception as error:  # a full disk, a folder it may not write: said, and the failure stays the job's
+            self.log.warning("Could not write the debug bundle to %s: %s: %s", request.folder, type(error).__name__, error)
+            return None
+
+    def _log_debug_bundle(self, folder: Path | None) -> None:
+        """Name the bundle's folder in the open, right before the operator logs Cause and Fix."""
+        if folder is not None:
+            self.log.warning("Debug bundle (driver pod, events, executors, nodes, preflight): %s", folder)
 
     def _stage_seconds(self, pod: V1Pod | None) -> dict[str, float | None] | None:
         if pod is None:
