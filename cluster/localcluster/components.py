@@ -148,6 +148,9 @@ def start_registry(s: Settings, procs: Processes) -> None:
     s.registry_dir.mkdir(parents=True, exist_ok=True)
     procs.start("registry", ["/usr/bin/docker-registry", "serve", str(config)], config=config.read_text())
     procs.wait_ready("registry", lambda: _get(f"http://{s.registry}/v2/") == 200, timeout_seconds=30)
+    node_config = _write(s.state_dir / "registry-node.json", configs.registry_config(s, read_only=True))
+    procs.start("registry-node", ["/usr/bin/docker-registry", "serve", str(node_config)], config=node_config.read_text())
+    procs.wait_ready("registry-node", lambda: _get(f"http://{s.node_registry}/v2/") == 200, timeout_seconds=30)
 
 
 def start_containerd(s: Settings, procs: Processes) -> None:

@@ -174,17 +174,25 @@ def corefile(s: Settings) -> str:
 """
 
 
-def registry_config(s: Settings) -> str:
-    """Return the config of Debian's docker-registry (distribution 2.8)."""
+def registry_config(s: Settings, *, read_only: bool = False) -> str:
+    """Return the config of Debian's docker-registry (distribution 2.8): on loopback, where images are
+    pushed and the kubelet pulls; or, ``read_only``, the same storage at the node address, where
+    containers (the Airflow stack's) read what an image holds. Pushing there is refused."""
+    storage: dict = {"filesystem": {"rootdirectory": str(s.registry_dir)}}
+    if read_only:
+        storage["maintenance"] = {"readonly": {"enabled": True}, "uploadpurging": {"enabled": False}}
+    else:
+        storage["delete"] = {"enabled": True}
     return json.dumps(
         {
             "version": "0.1",
             "log": {"level": "info", "accesslog": {"disabled": False}},
-            "storage": {"filesystem": {"rootdirectory": str(s.registry_dir)}, "delete": {"enabled": True}},
-            "http": {"addr": s.registry, "headers": {"X-Content-Type-Options": ["nosniff"]}},
+            "storage": storage,
+            "http": {"addr": s.node_registry if read_only else s.registry,
+                     "headers": {"X-Content-Type-Options": ["nosniff"]}},
         },
         indent=2,
-    )
+    )  # fmt: skip
 
 
 #: Group of the platform's own ServiceAccounts (the Airflow identity lives in sparkplane-system).

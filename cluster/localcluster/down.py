@@ -25,7 +25,7 @@ from .settings import CLUSTER_DIR, Settings, load_settings, running_settings_fil
 # Stopped first so nothing recreates the pods being drained from the node.
 CONTROLLERS = ["kwok", "kube-controller-manager", "kube-scheduler"]
 # Then, in this order, after the node is drained.
-THE_REST = ["kubelet", "kube-proxy", "coredns", "containerd", "registry", "object-store", "kube-apiserver", "etcd"]
+THE_REST = ["kubelet", "kube-proxy", "coredns", "containerd", "registry-node", "registry", "object-store", "kube-apiserver", "etcd"]
 
 
 def _sandbox_tasks(s: Settings) -> list[str]:

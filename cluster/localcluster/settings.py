@@ -154,6 +154,11 @@ class Settings:
         return f"127.0.0.1:{self.registry_port}"
 
     @property
+    def node_registry(self) -> str:
+        """The registry, read-only, at the node address: for containers, whose 127.0.0.1 is their own."""
+        return f"{self.node_ip}:{self.registry_port}"
+
+    @property
     def pause_image(self) -> str:
         return f"{self.registry}/sparkplane/pause:3.10.1"
 

@@ -43,6 +43,12 @@ SPARK_NAMESPACE = os.environ.get("SPARKPLANE_SPARK_NAMESPACE", BOOTSTRAP_SPARK_N
 #: The platform's Spark image, as image/build prints it (registry/name:content-tag).
 SPARK_IMAGE = os.environ.get("SPARKPLANE_SPARK_IMAGE") or None
 
+#: Where this Airflow reads an image registry that it cannot reach by the name image references
+#: give it: ``name=url`` pairs, comma-separated. The local cluster's nodes pull from their loopback
+#: registry (``127.0.0.1:5000``); an Airflow in a container reads the same images at the node address
+#: (``127.0.0.1:5000=http://10.244.0.1:5000``). Image references, and so the pods, keep the name.
+IMAGE_REGISTRY_ALIASES = os.environ.get("SPARKPLANE_IMAGE_REGISTRY_ALIASES", "")
+
 #: Base URL of the Spark history server, if the deployment runs one; the task's XCom and log
 #: then link to the job's page there (``<url>/history/<application id>``).
 SPARK_HISTORY_URL = (os.environ.get("SPARKPLANE_SPARK_HISTORY_URL") or "").rstrip("/") or None

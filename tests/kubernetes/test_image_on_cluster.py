@@ -8,6 +8,8 @@ import os
 import platform
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import uuid
 from importlib.util import find_spec
 from pathlib import Path
@@ -17,6 +19,7 @@ import yaml
 from harness.platform import apply_bootstrap, build_spark_image
 from harness.pods import read_pod_log, wait_for_pod_finished
 from kubernetes import client
+from sparkplane import settings
 from sparkplane.bootstrap.apply import DEFAULT_MANIFEST_DIR
 from sparkplane.bootstrap.submit_conf import bootstrap_spark_conf
 from sparkplane.image.contents import python_parity_problem, read_image_contents
@@ -65,6 +68,18 @@ def test_contents_read_from_the_registry_match_the_image_and_the_driver_python(p
 
     assert from_registry == from_docker
     assert python_parity_problem(from_registry, platform.python_version()) is None
+
+
+def test_a_container_reads_the_image_at_the_node_address_where_nothing_can_be_pushed(local_cluster, pushed_image,
+                                                                                     monkeypatch):  # fmt: skip
+    # A container's 127.0.0.1 is its own: the Airflow stack reads the nodes' registry at the node address.
+    node_registry = local_cluster.settings.node_registry
+    monkeypatch.setattr(settings, "IMAGE_REGISTRY_ALIASES", f"{local_cluster.registry}=http://{node_registry}")
+    assert read_image_contents(pushed_image["pinned"]) == read_image_contents(pushed_image["image"], source="docker")
+    upload = urllib.request.Request(f"http://{node_registry}/v2/sparkplane/spark/blobs/uploads/", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(upload, timeout=10)
+    assert refused.value.code == 405, "the registry at the node address must be read-only"
 
 
 def test_real_node_pulls_the_pushed_image_from_the_local_registry(local_cluster, pushed_image):

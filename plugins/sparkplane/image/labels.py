@@ -86,7 +86,27 @@ def _registry_get(url: str, accept: Sequence[str]) -> tuple[dict[str, object], s
         raise ImageLabelsError(f"no registry answers at {url}: {e}. Start the registry or check its address.") from e
 
 
+def parse_registry_aliases(text: str) -> dict[str, str]:
+    """Return ``{registry name: URL to read it at}`` from ``name=url,name=url`` (``SPARKPLANE_IMAGE_REGISTRY_ALIASES``)."""
+    aliases = {}
+    for pair in filter(None, (part.strip() for part in text.split(","))):
+        name, _, url = pair.partition("=")
+        if not name.strip() or not url.strip().startswith(("http://", "https://")):
+            raise ImageLabelsError(
+                f"SPARKPLANE_IMAGE_REGISTRY_ALIASES has {pair!r}; give name=URL pairs separated by commas, "
+                "such as 127.0.0.1:5000=http://10.244.0.1:5000 (the registry as image references name it = "
+                "where this machine reaches it)."
+            )
+        aliases[name.strip()] = url.strip().rstrip("/")
+    return aliases
+
+
 def _registry_base(ref: ImageReference) -> str:
+    from sparkplane import settings
+
+    alias = parse_registry_aliases(settings.IMAGE_REGISTRY_ALIASES).get(ref.registry or "")
+    if alias:
+        return f"{alias}/v2/{ref.repository}"
     host = (ref.registry or "").rsplit(":", 1)[0]
     scheme = "http" if host in ("127.0.0.1", "localhost", "[::1]") else "https"
     return f"{scheme}://{ref.registry}/v2/{ref.repository}"

@@ -13,7 +13,7 @@ from sparkplane.image.contents import (
     python_parity_problem,
 )
 from sparkplane.image.fit import job_code_problems
-from sparkplane.image.labels import ImageReference, parse_image_reference
+from sparkplane.image.labels import ImageLabelsError, ImageReference, parse_image_reference, parse_registry_aliases
 
 DOCUMENT = {
     "schema": SCHEMA,
@@ -95,3 +95,11 @@ def test_a_job_file_changed_or_added_after_the_build_is_named():
 def test_an_image_that_recorded_no_job_files_is_not_judged_on_them():
     assert CONTENTS.job_sha256 == {}
     assert job_code_problems(CONTENTS, {"report.py": "aa"}) == []
+
+
+def test_registry_aliases_say_where_a_registry_is_read_and_a_bad_one_says_how_to_write_it():
+    assert parse_registry_aliases("") == {}
+    assert parse_registry_aliases("127.0.0.1:5000=http://10.244.0.1:5000/, registry.example=https://mirror.example") == {
+        "127.0.0.1:5000": "http://10.244.0.1:5000", "registry.example": "https://mirror.example"}
+    with pytest.raises(ImageLabelsError, match="name=URL pairs.*127.0.0.1:5000=http://10.244.0.1:5000"):
+        parse_registry_aliases("127.0.0.1:5000=10.244.0.1:5000")
