@@ -13,7 +13,7 @@ object store. Then it waits until every service is healthy and says where the UI
 ``down`` removes the stack's containers, network and volumes and its state folder; the images stay
 (a cache), and a Docker engine that ``up`` started is stopped unless the local cluster runs.
 
-Usage: scripts/stack up [--cluster] [--port PORT] | down | status
+Usage: scripts/stack up [--cluster] [--port PORT] [--history-port PORT] | down | status
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -48,9 +49,16 @@ IMAGES = {
     "redis": ("compose/redis.Dockerfile", ("image/debian.sources",)),
 }  # fmt: skip
 SERVICES = ("postgres", "redis", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-            "airflow-worker", "airflow-triggerer")  # fmt: skip
+            "airflow-worker", "airflow-triggerer", "spark-history")  # fmt: skip
 #: Where the stack's jobs keep their data with the cluster: a folder of the platform's bucket.
 CLUSTER_DATA_ROOT = "s3a://sparkplane/stack"
+#: Where every driver writes its event logs, read by the stack's Spark History Server: on the
+#: cluster a folder of the platform's bucket; in local mode the workers' data volume, which the
+#: History Server mounts too.
+CLUSTER_EVENT_LOG_DIR = f"{CLUSTER_DATA_ROOT}/spark-events"
+LOCAL_EVENT_LOG_DIR = "file:/opt/airflow/data/spark-events"
+#: The History Server's port inside its container (Spark's default).
+HISTORY_CONTAINER_PORT = 18080
 DEPLOYMENT_ID = "stack"
 
 
@@ -96,10 +104,13 @@ def compose_installed() -> None:
     """Install Debian's docker-compose (1.29) unless a compose command is there already."""
     if shutil.which(COMPOSE.split()[0]):
         return
-    say("installing docker-compose from Debian")
-    run(["apt-get", "install", "-y", "--no-install-recommends", "docker-compose"],
-        what="apt-get install docker-compose (run 'apt-get update' and retry)",
-        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})  # fmt: skip
+    from localcluster.procs import ComponentError
+    from localcluster.up import install_packages
+
+    try:
+        install_packages(["docker-compose"])
+    except ComponentError as error:
+        raise StackError(str(error)) from error
 
 
 # --- images ---------------------------------------------------------------------------------
@@ -172,7 +183,7 @@ def kept_secret(name: str, make) -> str:
     return path.read_text() if path.exists() else make()
 
 
-def write_stack_secrets(*, postgres_uid: int, connections: dict, kubeconfig: str) -> None:
+def write_stack_secrets(*, postgres_uid: int, connections: dict, kubeconfig: str, history_env: dict[str, str]) -> None:
     """Write every secret file of the stack (those made before are kept: the volumes may outlive an up)."""
     db_password = kept_secret("postgres_password", lambda: secrets.token_urlsafe(24))
     write_secret("postgres_password", db_password, uid=postgres_uid)
@@ -192,6 +203,29 @@ def write_stack_secrets(*, postgres_uid: int, connections: dict, kubeconfig: str
         os.chmod(auth.parent, 0o700)
     write_secret("connections.json", json.dumps(connections, indent=2), uid=AIRFLOW_UID)
     write_secret("spark_cluster.kubeconfig", kubeconfig, uid=AIRFLOW_UID)
+    # The History Server reads the object store with the key in its environment, from this file.
+    write_secret("history_server.env", "".join(f"export {name}={shlex.quote(value)}\n"
+                                               for name, value in sorted(history_env.items())) or "# no object store\n",
+                 uid=AIRFLOW_UID)  # fmt: skip
+
+
+def history_server_deployment(store_connection: dict | None) -> tuple[str, dict[str, str]]:
+    """The stack's Spark History Server: (its settings file's text, its environment's secrets).
+
+    With the object store, the event log folder is made now: Spark's History Server refuses to start
+    on a folder that does not exist, and on a store a folder exists only once something is in it.
+    """
+    from history_server import server_settings
+
+    from sparkplane.secret_conf import properties_text
+    from sparkplane.storage.event_logs import prepare_event_log_dir
+    from sparkplane.storage.object_store import object_store_from_json
+
+    if store_connection is None:
+        return properties_text(server_settings(LOCAL_EVENT_LOG_DIR, HISTORY_CONTAINER_PORT, None)), {}
+    store = object_store_from_json("object_store", json.dumps(store_connection))
+    prepare_event_log_dir(CLUSTER_EVENT_LOG_DIR, store)
+    return properties_text(server_settings(CLUSTER_EVENT_LOG_DIR, HISTORY_CONTAINER_PORT, store)), store.local_env()
 
 
 def cluster_deployment() -> tuple[dict[str, str], dict, str]:
@@ -226,6 +260,9 @@ def cluster_deployment() -> tuple[dict[str, str], dict, str]:
         "SPARKPLANE_OBJECT_STORE_CONN_ID": "object_store",
         "SPARKPLANE_SPARK_IMAGE": record["pinned"],
         "SPARKPLANE_DATA_ROOT": CLUSTER_DATA_ROOT,
+        "SPARKPLANE_SPARK_EVENT_LOG_DIR": CLUSTER_EVENT_LOG_DIR,
+        # The image names the nodes' loopback registry; the containers read it at the node address.
+        "SPARKPLANE_IMAGE_REGISTRY_ALIASES": f"{s.registry}=http://{s.node_registry}",
     }
     return settings, connections, kubeconfig
 
@@ -233,14 +270,15 @@ def cluster_deployment() -> tuple[dict[str, str], dict, str]:
 # --- compose --------------------------------------------------------------------------------
 
 
-def compose_env(port: int | None = None) -> dict[str, str]:
+def compose_env(ports: dict[str, int] | None = None) -> dict[str, str]:
+    """The environment compose runs in: the images' tags, the state folder, the published ports
+    (``ports`` as ``up`` was given them, else as it recorded them)."""
     env = {**os.environ, "SPARKPLANE_STACK_STATE": str(STATE), "COMPOSE_PROJECT_NAME": PROJECT}
     env |= {f"SPARKPLANE_{name.upper()}_IMAGE": image_ref(name) for name in IMAGES}
-    recorded = STATE / "port"
-    if port is not None:
-        env["SPARKPLANE_STACK_PORT"] = str(port)
-    elif recorded.exists():
-        env["SPARKPLANE_STACK_PORT"] = recorded.read_text().strip()
+    recorded = STATE / "ports.json"
+    if ports is None and recorded.exists():
+        ports = json.loads(recorded.read_text())
+    env |= {variable: str(port) for variable, port in (ports or {}).items()}
     return env
 
 
@@ -276,6 +314,19 @@ def wait_healthy(env: dict[str, str], *, timeout_seconds: float) -> float:
     raise StackError(f"the stack did not become healthy: {health}\n{logs[-6000:]}")
 
 
+def remove_leftovers() -> None:
+    """Remove the containers, volumes and networks of a stack whose state folder is gone: its
+    database volume holds a password nobody has any more. (Not through compose, which wants the
+    state's files to read its configuration.)"""
+    label = f"label=com.docker.compose.project={PROJECT}"
+    for kind, remove in ((["ps", "-aq"], ["rm", "--force"]), (["volume", "ls", "-q"], ["volume", "rm"]),
+                         (["network", "ls", "-q"], ["network", "rm"])):  # fmt: skip
+        found = run([DOCKER, *kind, "--filter", label], what=f"listing leftovers (docker {' '.join(kind)})").split()
+        if found:
+            say(f"removing what a stack without its state left: docker {' '.join(remove)} {' '.join(found)}")
+            run([DOCKER, *remove, *found], what=f"docker {' '.join(remove)}")
+
+
 def up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     started_engine = docker_engine()
@@ -284,16 +335,23 @@ def up(args: argparse.Namespace) -> int:
         (STATE / "docker-started").touch()
     compose_installed()
     refs = {name: build_image(name) for name in IMAGES}
+    if not (STATE / "secrets" / "postgres_password").exists():
+        remove_leftovers()
     if args.cluster:
         settings, connections, kubeconfig = cluster_deployment()
     else:
-        settings, connections, kubeconfig = {"SPARKPLANE_DATA_ROOT": "/opt/airflow/data"}, {}, "# no cluster: local mode\n"
-    settings["SPARKPLANE_DEPLOYMENT_ID"] = DEPLOYMENT_ID
+        settings = {"SPARKPLANE_DATA_ROOT": "/opt/airflow/data", "SPARKPLANE_SPARK_EVENT_LOG_DIR": LOCAL_EVENT_LOG_DIR}
+        connections, kubeconfig = {}, "# no cluster: local mode\n"
+    history_settings, history_env = history_server_deployment(connections.get("object_store"))
+    (STATE / "spark-history.properties").write_text(history_settings)
+    history_url = f"http://localhost:{args.history_port}"
+    settings |= {"SPARKPLANE_DEPLOYMENT_ID": DEPLOYMENT_ID, "SPARKPLANE_SPARK_HISTORY_URL": history_url}
     (STATE / "deployment.env").write_text("".join(f"{key}={value}\n" for key, value in sorted(settings.items())))
-    (STATE / "port").write_text(str(args.port))
+    ports = {"SPARKPLANE_STACK_PORT": args.port, "SPARKPLANE_STACK_HISTORY_PORT": args.history_port}
+    (STATE / "ports.json").write_text(json.dumps(ports))
     write_stack_secrets(postgres_uid=container_uid(refs["postgres"], "postgres"),
-                                   connections=connections, kubeconfig=kubeconfig)  # fmt: skip
-    env = compose_env(args.port)
+                        connections=connections, kubeconfig=kubeconfig, history_env=history_env)  # fmt: skip
+    env = compose_env(ports)
     say("starting the stack (docker-compose up)")
     compose_started = time.monotonic()
     # Recreated: a secret file written anew (a fresh cluster token) is a new file, which a running
@@ -305,6 +363,7 @@ def up(args: argparse.Namespace) -> int:
         f"{time.monotonic() - started:.0f} s in all")  # fmt: skip
     mode = "on the local cluster (namespace spark), data in s3a://sparkplane/stack" if args.cluster else "in local mode"
     print(f"\nAirflow UI and REST API: {url}  (user admin, password in {STATE / 'auth' / 'simple_auth_passwords.json'})")
+    print(f"Spark History Server: {history_url}  (each Spark task's log links to its application there)")
     print(f"Jobs run {mode}. Stop it with: make down")
     return 0
 
@@ -360,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--cluster", action="store_true", help="run jobs on the local Kubernetes cluster")
     start.add_argument("--port", type=int, default=int(os.environ.get("SPARKPLANE_STACK_PORT", "8080")),
                        help="the UI's port on 127.0.0.1 (default 8080)")  # fmt: skip
+    start.add_argument("--history-port", type=int,
+                       default=int(os.environ.get("SPARKPLANE_STACK_HISTORY_PORT", "18481")),
+                       help="the Spark History Server's port on 127.0.0.1 (default 18481)")  # fmt: skip
     start.add_argument("--timeout", type=float, default=600, help="seconds to wait for every service to be healthy")
     commands.add_parser("down", help="stop the stack and remove its containers, network, volumes and state")
     commands.add_parser("status", help="each service's health")

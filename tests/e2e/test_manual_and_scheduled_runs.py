@@ -20,7 +20,9 @@ from sparkplane.storage.run_folders import folder_name
 
 from tests.conftest import PROJECT_ROOT
 
-pytestmark = pytest.mark.airflow
+#: The stack's browser test proves the same on the cluster, from the form; this proves it locally,
+#: and that the scheduled run's input and report are still its own afterwards.
+pytestmark = [pytest.mark.airflow, pytest.mark.long]
 
 DAG_ID = "revenue_by_region"
 MANUAL_CONF = {"orders": 2_000, "customers": 100}

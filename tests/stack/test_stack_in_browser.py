@@ -1,9 +1,10 @@
 """The Airflow stack of docker-compose.yaml, as its users meet it: real containers (PostgreSQL, Redis,
-API server, scheduler, DAG processor, triggerer, a Celery worker) built from compose/, connected to
-the local cluster as the platform's identity, and the UI in a real browser (Debian's Chromium,
-driven by Playwright).
+API server, scheduler, DAG processor, triggerer, a Celery worker, a Spark History Server) built from
+compose/, connected to the local cluster as the platform's identity, and the UI in a real browser
+(Debian's Chromium, driven by Playwright).
 
-A run triggered from the UI's form runs on the cluster and its task log reads in folded sections;
+A run triggered from the UI's form runs on the cluster and its task log reads in folded sections,
+linking to the job's application in the History Server;
 a run the job refuses ends its log with Cause and Fix in view, without a retry; no secret of the
 stack is in any log it wrote, any rendered template or any container's settings; ``down`` leaves
 no container, volume, network or pod of the stack's jobs. Screenshots are kept in the test's folder.
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -29,17 +32,21 @@ from kubernetes import client
 from sparkplane.client.api import AirflowApi
 from sparkplane.client.credentials import AirflowCredentials
 from sparkplane.kubernetes.identity import DEPLOYMENT_LABEL, SPARK_NAMESPACE
+from sparkplane.storage.run_folders import folder_name
 
 pytestmark = [pytest.mark.cluster, pytest.mark.airflow]
 
 STACK = PROJECT_ROOT / "scripts" / "stack"
 PROJECT = "sparkplane-tests"
 DOCKER = "/usr/bin/docker"
+#: A small run of the example pipeline: two Spark jobs on the cluster in a minute or two.
+PIPELINE_CONF = {"orders": 20_000, "customers": 1_500}
 
 
 @dataclass
 class Stack:
     url: str
+    history_url: str
     password: str
     state: Path
     env: dict[str, str]
@@ -57,13 +64,13 @@ def _stack(command: str, *args: str, env: dict[str, str], timeout: float) -> sub
 @pytest.fixture(scope="module")
 def stack(local_cluster, tmp_path_factory) -> Stack:
     state = tmp_path_factory.mktemp("stack")
-    port = free_port()
+    port, history_port = free_port(), free_port()
     env = {**os.environ, "SPARKPLANE_STACK_STATE": str(state), "SPARKPLANE_STACK_PROJECT": PROJECT}
-    up = _stack("up", "--cluster", "--port", str(port), env=env, timeout=3600)
+    up = _stack("up", "--cluster", "--port", str(port), "--history-port", str(history_port), env=env, timeout=3600)
     try:
         assert up.returncode == 0, up.stdout[-5000:] + up.stderr[-5000:]
         password = json.loads((state / "auth" / "simple_auth_passwords.json").read_text())["admin"]
-        yield Stack(f"http://localhost:{port}", password, state, env, up.stdout,
+        yield Stack(f"http://localhost:{port}", f"http://localhost:{history_port}", password, state, env, up.stdout,
                     tmp_path_factory.mktemp("screenshots"))  # fmt: skip
     finally:
         _stack("down", env=env, timeout=600)
@@ -96,6 +103,7 @@ def test_the_stack_comes_up_healthy_and_says_where_the_ui_is(stack):
     assert "stack: healthy" in stack.up_output, stack.up_output
     assert f"Airflow UI and REST API: {stack.url}" in stack.up_output
     assert "Jobs run on the local cluster" in stack.up_output
+    assert f"Spark History Server: {stack.history_url}" in stack.up_output
 
 
 def test_a_run_triggered_from_the_form_runs_on_the_cluster_and_its_log_reads_in_sections(stack):
@@ -131,7 +139,68 @@ def test_a_run_triggered_from_the_form_runs_on_the_cluster_and_its_log_reads_in_
     [task] = api.task_instances("spark_smoke_test", run_id)
     log = _full_log(api, "spark_smoke_test", run_id, "run_smoke_test", task["try_number"])
     assert "Preflight: spark/spark-sa has the driver's 21 rights" in log
+    # The image's contents are read at the node address: the checks run, none is skipped.
+    assert "Preflight: image has Python 3.11" in log and "skipping the image checks" not in log, log[-3000:]
     assert "Created driver pod spark/spark-smoke-test-run-smoke-test-" in log, log[-3000:]
+
+
+def test_the_example_pipeline_triggered_from_its_form_publishes_beside_the_scheduled_run(stack):
+    with browser_page() as page:
+        _sign_in(page, stack)
+        page.goto(f"{stack.url}/dags/revenue_by_region", wait_until="networkidle")
+        page.get_by_role("button", name="Trigger Dag").click()
+        form = page.get_by_role("dialog")
+        form.locator("input[name=element_orders]").fill(str(PIPELINE_CONF["orders"]))
+        form.locator("input[name=element_customers]").fill(str(PIPELINE_CONF["customers"]))
+        page.screenshot(path=stack.screenshots / "05-pipeline-form.png")
+        form.get_by_role("button", name="Trigger").click()  # and unpause it, the form's default
+        page.wait_for_url("**/dags/revenue_by_region/runs/**", timeout=60_000)
+        run_id = unquote(page.url.rsplit("/runs/", 1)[1].split("/")[0])
+        api = stack.api()
+        assert _wait_for_run(api, "revenue_by_region", run_id, timeout_seconds=1200) == "success"
+        _log_page(page, stack, "revenue_by_region", run_id, "revenue_by_region")
+        page.screenshot(path=stack.screenshots / "06-pipeline-log.png")
+        shown = page.locator("body").inner_text()
+    for section in ("Preflight: the object store", "Driver log of revenue-by-region-", "Data quality", "Cleanup"):
+        assert section in shown, f"no section {section!r}: {shown[-3000:]}"
+    # Its own folder under its date: the scheduled run the unpausing made owns the date's folder.
+    published = re.search(r"revenue_by_region\.py succeeded on Kubernetes \(.*\); published "
+                          r"s3a://sparkplane/stack/revenue_by_region/(\d{4}-\d\d-\d\d)/runs/(\S+)/report \(\d+ rows\)",
+                          shown)  # fmt: skip
+    assert published and published.group(2) == folder_name(run_id), shown[-3000:]
+    [scheduled] = [run for run in api.dag_runs("revenue_by_region") if run["run_type"] == "scheduled"]
+    assert _wait_for_run(api, "revenue_by_region", scheduled["dag_run_id"], timeout_seconds=1200) == "success"
+    [task] = [task for task in api.task_instances("revenue_by_region", scheduled["dag_run_id"])
+              if task["task_id"] == "revenue_by_region"]  # fmt: skip
+    scheduled_log = _full_log(api, "revenue_by_region", scheduled["dag_run_id"], "revenue_by_region", task["try_number"])
+    day = published.group(1)
+    assert f"; published s3a://sparkplane/stack/revenue_by_region/{day}/report (" in scheduled_log, scheduled_log[-3000:]
+
+
+def _history_application(history_url: str, application_id: str) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"{history_url}/api/v1/applications/{application_id}", timeout=10) as answer:
+            return json.load(answer)
+    except OSError:
+        return None
+
+
+def test_a_spark_task_s_log_links_to_its_application_in_the_stack_s_history_server(stack):
+    api = stack.api()
+    runs = [run for run in api.dag_runs() if run["dag_id"] == "spark_smoke_test" and run["state"] == "success"]
+    assert runs, "no successful run of spark_smoke_test (see the form's test)"
+    [task] = api.task_instances("spark_smoke_test", runs[0]["dag_run_id"])
+    log = _full_log(api, "spark_smoke_test", runs[0]["dag_run_id"], "run_smoke_test", task["try_number"])
+    link = re.search(r"Spark history: (\S+)/history/([a-z0-9][a-z0-9-]*)", log)
+    assert link and link.group(1) == stack.history_url, log[-3000:]
+    # The driver's event log closes when it stops; the server lists it on its next scan.
+    application = wait_for(lambda: _history_application(stack.history_url, link.group(2)), bool,
+                           timeout_seconds=120, interval_seconds=3, what="the History Server to list the application")  # fmt: skip
+    assert application["attempts"][0]["completed"], application
+    with browser_page() as page:
+        page.goto(f"{stack.history_url}/history/{link.group(2)}", wait_until="networkidle")
+        page.get_by_text("Completed Jobs").first.wait_for(timeout=60_000)
+        page.screenshot(path=stack.screenshots / "07-spark-history.png")
 
 
 def test_a_value_the_job_refuses_ends_the_log_with_cause_and_fix_in_view_and_no_retry(stack):
@@ -143,7 +212,7 @@ def test_a_value_the_job_refuses_ends_the_log_with_cause_and_fix_in_view_and_no_
     with browser_page() as page:
         _sign_in(page, stack)
         _log_page(page, stack, "spark_smoke_test", run_id, "run_smoke_test")
-        page.screenshot(path=stack.screenshots / "05-failed-run.png")
+        page.screenshot(path=stack.screenshots / "08-failed-run.png")
         for prefix in ("Cause: spark_smoke_test.py rejected its arguments: argument --lines: invalid int value: '2.0'",
                        "Fix: --lines takes its value from the DAG param 'lines'"):  # fmt: skip
             line = page.get_by_text(prefix).first
