@@ -45,7 +45,7 @@ def test_a_million_failing_orders_fail_the_task_once_with_each_failure_named_and
     output = tmp_path / "report"
     home = tmp_path / "airflow"
 
-    result = run_dag("quality_gate_local", {"input": str(tmp_path / "input"), "output": str(output)},
+    result = run_dag("quality_gate", {"input": str(tmp_path / "input"), "output": str(output)},
                      connection=None, airflow_home=home, dags_folder=TEST_DAGS)  # fmt: skip
 
     log = result.stdout + result.stderr  # `airflow dags test` shows the task log there

@@ -54,7 +54,7 @@ def test_bad_orders_on_the_cluster_fail_once_unpublished_with_each_failure_named
     home = tmp_path / "airflow"
 
     result = run_dag(
-        "quality_gate_local", {"input": f"s3a://{bucket}/{prefix}/input", "output": output},
+        "quality_gate", {"input": f"s3a://{bucket}/{prefix}/input", "output": output},
         image=spark_image, connection=airflow_connection, airflow_home=home, dags_folder=TEST_DAGS,
         extra_env={f"AIRFLOW_CONN_{OBJECT_STORE_CONN_ID.upper()}": object_store_connection,
                    "SPARKPLANE_OBJECT_STORE_CONN_ID": OBJECT_STORE_CONN_ID},
@@ -106,7 +106,7 @@ def test_a_warn_only_failure_on_the_cluster_is_listed_and_the_report_published(
     output = f"s3a://{bucket}/{prefix}/report"
 
     result = run_dag(
-        "quality_gate_local", {"input": f"s3a://{bucket}/{prefix}/input", "output": output},
+        "quality_gate", {"input": f"s3a://{bucket}/{prefix}/input", "output": output},
         image=spark_image, connection=airflow_connection, airflow_home=tmp_path / "airflow", dags_folder=TEST_DAGS,
         extra_env={f"AIRFLOW_CONN_{OBJECT_STORE_CONN_ID.upper()}": object_store_connection,
                    "SPARKPLANE_OBJECT_STORE_CONN_ID": OBJECT_STORE_CONN_ID},
