@@ -4,10 +4,12 @@ compose/, connected to the local cluster as the platform's identity, and the UI 
 (Debian's Chromium, driven by Playwright).
 
 A run triggered from the UI's form runs on the cluster and its task log reads in folded sections,
-linking to the job's application in the History Server;
-a run the job refuses ends its log with Cause and Fix in view, without a retry; no secret of the
-stack is in any log it wrote, any rendered template or any container's settings; ``down`` leaves
-no container, volume, network or pod of the stack's jobs. Screenshots are kept in the test's folder.
+linking to the job's application in the History Server; the example pipeline triggered from its
+form publishes beside the scheduled run the unpausing starts; a run the job refuses ends its log
+with Cause and Fix in view, without a retry, and leaves a debug bundle beside its log; no secret of
+the stack is in any log or bundle it wrote, any rendered template or any container's settings;
+``down`` leaves no container, volume, network or pod of the stack's jobs. Screenshots are kept in
+the test's folder.
 """
 
 from __future__ import annotations
@@ -245,7 +247,7 @@ def _stack_secrets(stack: Stack) -> dict[str, str]:
     return found
 
 
-def test_no_secret_of_the_stack_is_in_its_logs_rendered_templates_or_container_settings(stack):
+def test_no_secret_of_the_stack_is_in_its_logs_bundles_rendered_templates_or_container_settings(stack):
     api = stack.api()
     compose = ["docker-compose", "--project-name", PROJECT, "--file", str(PROJECT_ROOT / "docker-compose.yaml")]
     services_log = subprocess.run([*compose, "logs", "--no-color"], env=stack.env, capture_output=True, text=True,
@@ -263,6 +265,13 @@ def test_no_secret_of_the_stack_is_in_its_logs_rendered_templates_or_container_s
                                                         max(task["try_number"], 1))  # fmt: skip
             texts[f"the rendered fields of {key}"] = json.dumps(task.get("rendered_fields"))
     assert len(texts["the services' logs"]) > 10_000, "the services wrote almost no log: was it read?"
+    # The refused run's debug bundle, beside its log on the workers' log volume.
+    worker = subprocess.run([*compose, "ps", "-q", "airflow-worker"], env=stack.env, capture_output=True, text=True,
+                            check=True).stdout.split()[0]  # fmt: skip
+    bundles = subprocess.run([DOCKER, "exec", worker, "sh", "-c", "cat /opt/airflow/logs/dag_id=*/run_id=*/task_id=*/*.debug/*"],
+                             capture_output=True, text=True, timeout=60).stdout  # fmt: skip
+    assert "Debug bundle of driver pod spark/spark-smoke-test-" in bundles, "no debug bundle of the refused run"
+    texts["the debug bundles"] = bundles
     leaks = [f"{secret} in {where}" for secret, value in _stack_secrets(stack).items()
              for where, text in texts.items() if value in text]  # fmt: skip
     assert not leaks, f"secrets in plain text: {leaks}"
