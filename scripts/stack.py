@@ -381,8 +381,10 @@ def down(args: argparse.Namespace) -> int:
     started_engine = (STATE / "docker-started").exists()
     if STATE.exists():
         shutil.rmtree(STATE)
-    cluster_state = CACHE / "cluster" / "admin.kubeconfig"
-    if started_engine and not cluster_state.exists():
+    from localcluster.settings import running_settings_file
+
+    # The admin kubeconfig outlives the cluster; its settings file is there only while it runs.
+    if started_engine and not running_settings_file(CACHE).exists():
         run([str(REPO_ROOT / "cluster" / "docker-down")], what="stopping the Docker engine (cluster/docker-down)")
     say("stopped; containers, network and volumes removed")
     return 0
