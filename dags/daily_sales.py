@@ -1,6 +1,6 @@
 # Generated from notebooks/daily_sales.ipynb by `sparkplane notebook convert`: change the notebook and convert again.
 # Converting refuses to replace this file once edited by hand (--force replaces it).
-# sparkplane-generated: notebook-sha256=1d29e81b9a96bb3e content-sha256=c412af3a97163436
+# sparkplane-generated: notebook-sha256=1d29e81b9a96bb3e content-sha256=dc9653c48eceafe2
 """Daily sales per region and order size
 
 Converted from notebooks/daily_sales.ipynb: the task runs jobs/daily_sales.py through the platform's Spark operator,
@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param
 from sparkplane import settings
 from sparkplane.operators import SparkJobOperator
+from sparkplane.storage.run_folders import RUN_FOLDER_MACROS
 
 with DAG(
     dag_id="daily_sales",
@@ -29,7 +30,7 @@ with DAG(
             None,
             type=["null", "string"],
             format="date",
-            description="last day of the report (YYYY-MM-DD). Empty: the run's logical date.",
+            description="last day of the report (YYYY-MM-DD). Empty: the run's date.",
         ),
         "days": Param(7, type="integer", minimum=1, maximum=31, description="days in the window"),
         "min_amount": Param(
@@ -48,9 +49,10 @@ with DAG(
         "output_path": Param(
             settings.DATA_ROOT + "/data/daily_sales",
             type="string",
-            description="the report, Parquet (a relative path in the notebook: here under the deployment's data root)",
+            description="the report, Parquet (a relative path in the notebook: here under the deployment's data root); each run writes under <this>/<date>, a manual run under <date>/runs/<run id>",
         ),
     },
+    user_defined_macros=RUN_FOLDER_MACROS,
     tags=["notebook", "sales"],
     doc_md=__doc__,
 ) as dag:
@@ -59,7 +61,7 @@ with DAG(
         application="daily_sales.py",
         application_args=[
             "--run-date",
-            "{{ params.run_date or ds }}",
+            "{{ params.run_date or run_day(dag_run) }}",
             "--days",
             "{{ params.days }}",
             "--min-amount",
@@ -69,7 +71,7 @@ with DAG(
             "--orders-path",
             "{{ params.orders_path }}",
             "--output-path",
-            "{{ params.output_path }}",
+            "{{ params.output_path }}/{{ run_folder(dag_run) }}",
         ],
         executor_cores=1,
         executor_instances=2,

@@ -21,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     convert.add_argument("notebook", type=Path)
     convert.add_argument("--name", required=True, help="the DAG id and job module, e.g. daily_sales")
     convert.add_argument("--schedule", help="a preset (@daily) or a cron expression; default: manual runs only")
-    convert.add_argument("--date-parameter", help="a date parameter that takes the run's logical date by default")
+    convert.add_argument("--date-parameter", help="a date parameter that takes the run's date (its logical date) by default")
     convert.add_argument("--owner", default="data-science")
     convert.add_argument("--retries", type=int, default=1, help="tries after a failure (default: 1)")
     convert.add_argument("--tag", action="append", default=[], dest="tags", help="a DAG tag (repeatable)")

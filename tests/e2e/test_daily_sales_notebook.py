@@ -2,7 +2,8 @@
 
 The notebook runs in a real Jupyter kernel (papermill) with local Spark; the generated job runs on
 the same parameters, first as a script, then as the generated DAG in real Airflow (local mode,
-`airflow dags test`), whose run date comes from the run's logical date.
+`airflow dags test`), whose run date comes from the run's logical date and which, as a manual
+run, writes under its own run folder.
 """
 
 from __future__ import annotations
@@ -69,4 +70,7 @@ def test_the_generated_dag_runs_in_airflow_on_the_run_date(notebook_report, tmp_
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-5000:]
     assert "--run-date 2026-11-30" in log or "'--run-date', '2026-11-30'" in log
-    pd.testing.assert_frame_equal(_report(data_root / "data" / "daily_sales"), _report(notebook_report / "report"))
+    date_folder = data_root / "data" / "daily_sales" / RUN_DATE
+    (run_folder,) = (date_folder / "runs").iterdir()  # a manual run: never the date's own folder
+    assert sorted(path.name for path in date_folder.iterdir()) == ["runs"]
+    pd.testing.assert_frame_equal(_report(run_folder), _report(notebook_report / "report"))

@@ -2,10 +2,15 @@
 
 The Params carry the parameters' types, bounds and choices, so the UI's trigger form and the API
 refuse a bad value before a run starts; the task passes each Param to the job as its option.
-A date parameter named as the run's date is empty by default and then takes the run's logical
-date (``ds``), so a scheduled run reports on its own day and a manual run may pick another. A path
-parameter whose notebook value is relative (``data/orders``) defaults to that path under the
-deployment's data root (``SPARKPLANE_DATA_ROOT``), where every task of the deployment finds it.
+A date parameter named as the run's date is empty by default and then takes the run's day
+(``run_day``: its logical date, or the day it was queued for when it has none), so a scheduled run
+reports on its own day and a manual run may pick another. A path parameter whose notebook value is
+relative (``data/orders``) defaults to that path under the deployment's data root
+(``SPARKPLANE_DATA_ROOT``), where every task of the deployment finds it. An output parameter (a
+path parameter named ``output...``) is the folder the run's own folder goes under
+(``sparkplane.storage.run_folders``): a scheduled run writes to ``<output>/<date>``, a manual run
+to ``<output>/<date>/runs/<run id>``, so a run triggered from a notebook never overwrites the
+scheduled run's report.
 """
 
 from __future__ import annotations
@@ -15,6 +20,13 @@ from collections.abc import Mapping, Sequence
 
 from sparkplane.notebook.job_test import is_path_parameter
 from sparkplane.notebook.parameters import Parameter
+
+#: How a path parameter's name starts when the job writes there.
+OUTPUT_PREFIX = "output"
+
+
+def is_output_parameter(parameter: Parameter) -> bool:
+    return is_path_parameter(parameter) and parameter.name.startswith(OUTPUT_PREFIX)
 
 
 def dag_source(
@@ -53,6 +65,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param
 from sparkplane import settings
 from sparkplane.operators import SparkJobOperator
+from sparkplane.storage.run_folders import RUN_FOLDER_MACROS
 
 with DAG(
     dag_id={name!r},
@@ -64,6 +77,7 @@ with DAG(
     default_args={{"owner": {owner!r}, "retries": {retries}, "retry_delay": timedelta(minutes=2)}},
     params={{
 {params}    }},
+    user_defined_macros=RUN_FOLDER_MACROS,
     tags={sorted(set(tags))!r},
     doc_md=__doc__,
 ) as dag:
@@ -80,11 +94,13 @@ def _param(parameter: Parameter, *, is_run_date: bool) -> str:
     description = parameter.description or parameter.name.replace("_", " ")
     if is_run_date:
         return (f"Param(None, type=['null', 'string'], format='date', "
-                f"description={description + '. Empty: the run' + chr(39) + 's logical date.'!r})")  # fmt: skip
+                f"description={description + '. Empty: the run' + chr(39) + 's date.'!r})")  # fmt: skip
     keywords = [repr(parameter.default)]
     if is_path_parameter(parameter) and _is_relative(str(parameter.default)):
         keywords = [f"settings.DATA_ROOT + {'/' + str(parameter.default).removeprefix('./')!r}"]
         description += " (a relative path in the notebook: here under the deployment's data root)"
+    if is_output_parameter(parameter):
+        description += "; each run writes under <this>/<date>, a manual run under <date>/runs/<run id>"
     if parameter.kind == "date":
         keywords += ["type='string'", "format='date'"]
     else:
@@ -103,5 +119,7 @@ def _is_relative(path: str) -> bool:
 
 def _template(parameter: Parameter, *, is_run_date: bool) -> str:
     if is_run_date:
-        return f"{{{{ params.{parameter.name} or ds }}}}"
+        return f"{{{{ params.{parameter.name} or run_day(dag_run) }}}}"
+    if is_output_parameter(parameter):
+        return f"{{{{ params.{parameter.name} }}}}/{{{{ run_folder(dag_run) }}}}"
     return f"{{{{ params.{parameter.name} }}}}"

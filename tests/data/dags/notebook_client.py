@@ -21,7 +21,7 @@ with DAG(
 ):
     SparkJobOperator(
         task_id="smoke",
-        # Templated from ds, as the example pipelines are: a run without a logical date fails to render.
+        # Templated from ds: a run without a logical date fails to render (the client gives one).
         name="notebook_client.{{ ds_nodash }}",
         application="spark_smoke_test.py",
         application_args=["--partitions", "2", "--lines", "{{ params.lines }}", "--line-interval-seconds", "0.5",
