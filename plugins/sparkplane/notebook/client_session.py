@@ -41,6 +41,8 @@ KUBECONFIG_VARIABLE = "SPARKPLANE_NOTEBOOK_KUBECONFIG"
 DEFAULT_KUBECONFIG = Path.home() / ".kube" / "sparkplane-notebook"
 #: The address executors reach this machine at, when not given.
 DRIVER_HOST_VARIABLE = "SPARKPLANE_DRIVER_HOST"
+#: What Jupyter Server tells a kernel about the notebook it was started for.
+SESSION_NAME_VARIABLE = "JPY_SESSION_NAME"
 #: The interpreter executors start in the image.
 IMAGE_PYTHON = "python3"
 #: Labels of a notebook's executors (the notebook policy lets the notebook identity touch only these).
@@ -69,7 +71,7 @@ def client_session(
 
     :param image: the platform's Spark image, by digest (what ``make image`` printed).
     :param notebook: this notebook's file, checked against the image before anything starts;
-        default: ``JPY_SESSION_NAME``, which Jupyter sets to the notebook's path.
+        default: the notebook Jupyter started the kernel for (``notebook_file``).
     :param kubeconfig: a token kubeconfig of the notebook identity (``SPARKPLANE_NOTEBOOK_KUBECONFIG``
         or ``~/.kube/sparkplane-notebook`` by default; ``cluster/sa-kubeconfig spark spark-notebook``
         writes one for the local cluster).
@@ -85,7 +87,7 @@ def client_session(
         raise NotebookSessionError(f"no executor pod template in {pod_template_dir}: pass pod_template_dir= the "
                                    "spark-bootstrap/pod-templates folder of the platform's repository.")  # fmt: skip
     if check:
-        _check_notebook(notebook or os.environ.get("JPY_SESSION_NAME"), image)
+        _check_notebook(notebook_file(notebook), image)
     server, ca_pem, token = kubeconfig_credentials(Path(kubeconfig or os.environ.get(KUBECONFIG_VARIABLE) or DEFAULT_KUBECONFIG))
     host = driver_host or os.environ.get(DRIVER_HOST_VARIABLE) or _address_towards(server)
     settings = client_session_conf(
@@ -208,12 +210,35 @@ def _address_towards(server: str) -> str:
         return probe.getsockname()[0]
 
 
-def _check_notebook(notebook: str | Path | None, image: str) -> None:
-    if not notebook:
+def notebook_file(given: str | Path | None) -> Path:
+    """Return the notebook to check: ``given``, else the one Jupyter started this kernel for.
+
+    Jupyter Server gives the kernel ``JPY_SESSION_NAME``: the notebook's absolute path when the
+    front end names the file (JupyterLab, Notebook 7), else its path from the server's root
+    folder, while the kernel runs in the notebook's own folder; so a relative name that is no file
+    here is looked for by its file name in the kernel's folder too.
+    """
+    if given:
+        if not Path(given).is_file():
+            raise NotebookSessionError(f"notebook={str(given)!r} is no file here (the kernel runs in {Path.cwd()}): "
+                                       "pass the notebook's path, or check=False to skip the check.")  # fmt: skip
+        return Path(given)
+    session_name = os.environ.get(SESSION_NAME_VARIABLE)
+    if not session_name:
         raise NotebookSessionError(
             "which notebook is this? Pass notebook='name.ipynb' so it is checked against the image before executors "
-            "start (Jupyter sets JPY_SESSION_NAME to it; other kernels do not), or check=False to skip the check."
+            f"start (Jupyter sets {SESSION_NAME_VARIABLE} to it; other kernels do not), or check=False to skip the check."
         )
+    for candidate in (Path(session_name), Path.cwd() / Path(session_name).name):
+        if candidate.suffix == ".ipynb" and candidate.is_file():
+            return candidate
+    raise NotebookSessionError(
+        f"{SESSION_NAME_VARIABLE} is {session_name!r}, which is no notebook file here (the kernel runs in {Path.cwd()}): "
+        "pass notebook='name.ipynb', or check=False to skip the check."
+    )
+
+
+def _check_notebook(notebook: Path, image: str) -> None:
     from sparkplane.image.check import check_source
     from sparkplane.image.contents import ImageContentsError, read_image_contents
 
@@ -221,10 +246,9 @@ def _check_notebook(notebook: str | Path | None, image: str) -> None:
         contents = read_image_contents(image)
     except ImageContentsError as error:
         raise NotebookSessionError(f"cannot read what image {image} contains: {error}") from error
-    path = Path(notebook)
-    problems = check_source(path, contents, jobs_dir=path.parent)
+    problems = check_source(notebook, contents, jobs_dir=notebook.parent)
     if problems:
         raise NotebookSessionError(
-            f"image {image} cannot run {path.name}; no executor was started:\n"
+            f"image {image} cannot run {notebook.name}; no executor was started:\n"
             + "\n".join(f"- {problem}" for problem in problems)
         )

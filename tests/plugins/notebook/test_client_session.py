@@ -7,7 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from sparkplane.notebook.client_session import NotebookSessionError, client_session_conf, kubeconfig_credentials
+from sparkplane.notebook.client_session import (
+    NotebookSessionError,
+    client_session_conf,
+    kubeconfig_credentials,
+    notebook_file,
+)
 
 IMAGE = "127.0.0.1:5000/sparkplane/spark@sha256:" + "ab" * 32
 FILES = (Path("/private/ca.crt"), Path("/private/token"))
@@ -58,3 +63,34 @@ def test_a_token_kubeconfig_gives_server_ca_and_token_and_a_certificate_one_is_r
         kubeconfig_credentials(certificate)
     with pytest.raises(NotebookSessionError, match="no kubeconfig at"):
         kubeconfig_credentials(tmp_path / "missing")
+
+
+def test_the_notebook_is_the_one_given_or_the_one_jupyter_started_the_kernel_for(tmp_path, monkeypatch):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    (folder / "daily sales.ipynb").write_text("{}")
+    monkeypatch.chdir(folder)  # a kernel runs in its notebook's folder
+    assert notebook_file("daily sales.ipynb") == Path("daily sales.ipynb")
+    # JupyterLab names the file: the absolute path.
+    monkeypatch.setenv("JPY_SESSION_NAME", str(folder / "daily sales.ipynb"))
+    assert notebook_file(None) == folder / "daily sales.ipynb"
+    # Without the file's name: its path from the server's root folder, not from the kernel's.
+    monkeypatch.setenv("JPY_SESSION_NAME", "notebooks/daily sales.ipynb")
+    assert notebook_file(None) == folder / "daily sales.ipynb"
+
+
+@pytest.mark.parametrize(("given", "session_name", "message"), [
+    (None, None, "which notebook is this"),
+    ("other.ipynb", None, "notebook='other.ipynb' is no file here"),
+    (None, "notebooks/other.ipynb", "JPY_SESSION_NAME is 'notebooks/other.ipynb', which is no notebook file here"),
+    (None, "a-session-id", "which is no notebook file here"),
+])  # fmt: skip
+def test_no_notebook_to_check_says_how_to_name_it(tmp_path, monkeypatch, given, session_name, message):
+    monkeypatch.chdir(tmp_path)
+    if session_name is None:
+        monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    else:
+        monkeypatch.setenv("JPY_SESSION_NAME", session_name)
+    with pytest.raises(NotebookSessionError, match=message) as error:
+        notebook_file(given)
+    assert "check=False" in str(error.value)
