@@ -41,6 +41,11 @@ def test_the_notebook_side_installs_without_airflow_and_converts_the_example(tmp
     no_airflow = subprocess.run([python, "-c", "import airflow"], capture_output=True, text=True, timeout=60)
     assert no_airflow.returncode != 0 and "No module named 'airflow'" in no_airflow.stderr
     _run(python, "-c", "import pyspark, sparkplane.client, sparkplane.notebook.client_session, sparkplane.image.check")
+    templates = _run(python, "-c", "from sparkplane.bootstrap.submit_conf import POD_TEMPLATE_DIR as d; "
+                     "print(d, (d / 'executor.yaml').read_text(), sep='\\n', end='')").stdout  # fmt: skip
+    installed_at, executor_template = templates.split("\n", 1)
+    assert installed_at.startswith(str(tmp_path / "venv")), installed_at
+    assert executor_template == (PROJECT_ROOT / "spark-bootstrap" / "pod-templates" / "executor.yaml").read_text()
 
     project = tmp_path / "project"
     (project / "notebooks").mkdir(parents=True)

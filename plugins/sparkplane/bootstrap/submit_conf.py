@@ -11,8 +11,9 @@ from pathlib import Path
 from sparkplane import spark_conf as c
 from sparkplane.kubernetes.identity import DRIVER_SERVICE_ACCOUNT, EXECUTOR_SERVICE_ACCOUNT, SPARK_NAMESPACE
 
-#: Pod templates carrying the "restricted" security context Spark's own pods lack.
-POD_TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "spark-bootstrap" / "pod-templates"
+#: Pod templates carrying the "restricted" security context Spark's own pods lack: in a checkout
+#: a link to spark-bootstrap/pod-templates, in the installed package a copy (package data).
+POD_TEMPLATE_DIR = Path(__file__).resolve().parent / "pod-templates"
 
 
 def bootstrap_spark_conf(image: str, *, pod_template_dir: Path = POD_TEMPLATE_DIR) -> dict[str, str]:

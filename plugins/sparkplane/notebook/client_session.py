@@ -79,13 +79,13 @@ def client_session(
         ``SPARKPLANE_DRIVER_HOST``, else the address this machine uses towards the API server).
     :param conf: more Spark settings; the platform's own cannot be replaced.
     :param check: check the notebook against the image first (``False`` skips it).
-    :param pod_template_dir: the platform's ``spark-bootstrap/pod-templates`` (found beside the
-        package in the project's checkout; give it where the package is installed).
+    :param pod_template_dir: the platform's pod templates (``spark-bootstrap/pod-templates``, which the
+        package carries): another folder holding ``executor.yaml``.
     :raises NotebookSessionError: the image does not fit the notebook, or a setting is missing.
     """
     if not (Path(pod_template_dir) / "executor.yaml").is_file():
         raise NotebookSessionError(f"no executor pod template in {pod_template_dir}: pass pod_template_dir= the "
-                                   "spark-bootstrap/pod-templates folder of the platform's repository.")  # fmt: skip
+                                   "platform's spark-bootstrap/pod-templates folder.")  # fmt: skip
     if check:
         _check_notebook(notebook_file(notebook), image)
     server, ca_pem, token = kubeconfig_credentials(Path(kubeconfig or os.environ.get(KUBECONFIG_VARIABLE) or DEFAULT_KUBECONFIG))

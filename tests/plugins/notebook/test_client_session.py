@@ -30,7 +30,8 @@ def test_the_session_is_the_platforms_with_credentials_as_files_and_no_driver_po
     assert conf["spark.kubernetes.container.image"] == IMAGE
     assert conf["spark.kubernetes.namespace"] == "spark"
     assert conf["spark.kubernetes.authenticate.executor.serviceAccountName"] == "spark-executor"
-    assert conf["spark.kubernetes.executor.podTemplateFile"].endswith("spark-bootstrap/pod-templates/executor.yaml")
+    executor_template = Path(__file__).resolve().parents[3] / "spark-bootstrap" / "pod-templates" / "executor.yaml"
+    assert Path(conf["spark.kubernetes.executor.podTemplateFile"]).resolve() == executor_template
     assert conf["spark.kubernetes.authenticate.oauthTokenFile"] == "/private/token"
     assert conf["spark.kubernetes.driver.ownPersistentVolumeClaim"] == "false"
     assert conf["spark.kubernetes.executor.label.sparkplane.dev/notebook"] == "true"
