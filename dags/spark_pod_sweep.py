@@ -1,4 +1,4 @@
-"""Delete the Spark driver pods the platform left behind, every 30 minutes.
+"""Delete the Spark driver pods the platform left behind, and notebooks' executors, every 30 minutes.
 
 Two kinds are deleted (each with its executors, Services and ConfigMaps, which the driver owns):
 
@@ -10,8 +10,15 @@ Two kinds are deleted (each with its executors, Services and ConfigMaps, which t
 
 Only pods labelled `app.kubernetes.io/managed-by=sparkplane`, `spark-role=driver` and this
 Airflow's `sparkplane.dev/deployment` are looked at: another Airflow sharing the namespace sweeps
-its own. A driver whose task instance this Airflow does not know is kept and reported. The task log has one line per driver saying what was done and why; trigger with
-`dry_run` to see that without deleting anything.
+its own. A driver whose task instance this Airflow does not know is kept and reported.
+
+A notebook's session has no driver pod (the kernel is the driver), so nothing collects its
+executors when the kernel dies: `sweep_notebook_executors` deletes those finished, or Pending,
+for longer than `notebook_keep_minutes` (labelled `sparkplane.dev/notebook=true`, a label only the
+notebook identity may set). A Running one ends by itself once its notebook is gone.
+
+Each task's log has one line per pod saying what was done and why; trigger with `dry_run` to see
+that without deleting anything.
 """
 
 from __future__ import annotations
@@ -22,13 +29,20 @@ from airflow.sdk import DAG, Param, task
 
 with DAG(
     dag_id="spark_pod_sweep",
-    description="Delete failed Spark drivers past their keep time and drivers whose task has ended.",
+    description="Delete failed Spark drivers past their keep time, drivers whose task has ended, and notebooks' "
+    "finished executors.",
     schedule=timedelta(minutes=30),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
     default_args={"owner": "platform", "retries": 1, "retry_delay": timedelta(minutes=2)},
-    params={"dry_run": Param(False, type="boolean", description="Log what would be deleted; delete nothing.")},
+    params={
+        "dry_run": Param(False, type="boolean", description="Log what would be deleted; delete nothing."),
+        "notebook_keep_minutes": Param(
+            60, type="integer", minimum=0, maximum=7 * 24 * 60,
+            description="Minutes a notebook's finished (or still Pending) executor is kept, to read its log.",
+        ),
+    },
     tags=["platform", "spark", "kubernetes"],
     doc_md=__doc__,
 ) as dag:
@@ -36,23 +50,14 @@ with DAG(
     @task
     def sweep_driver_pods(params=None, ti=None) -> dict:
         """Judge every platform driver in the Spark namespace; delete the left-over ones."""
-        import logging
         from datetime import timezone
 
-        from airflow.sdk.exceptions import AirflowSkipException
         from sparkplane import settings
         from sparkplane.deployment import deployment_id
-        from sparkplane.kubernetes.hook import SparkKubernetesHook
-        from sparkplane.kubernetes.sweep import sweep_drivers
+        from sparkplane.kubernetes.sweep import cluster_hook_or_skip, sweep_drivers
 
-        if settings.KUBERNETES_CONN_ID is None:
-            reason = ("No cluster is configured (SPARKPLANE_KUBERNETES_CONN_ID is unset): Spark runs locally, "
-                      "so there are no driver pods to sweep.")  # fmt: skip
-            # Said where a reader of the log sees it, not only in the skip's folded details.
-            logging.getLogger(__name__).warning("%s", reason)
-            raise AirflowSkipException(reason)
         return sweep_drivers(
-            SparkKubernetesHook(settings.KUBERNETES_CONN_ID),
+            cluster_hook_or_skip("driver pods"),
             settings.SPARK_NAMESPACE,
             lambda dag_id, run_ids, map_index: ti.get_task_states(dag_id=dag_id, run_ids=run_ids, map_index=map_index),
             deployment=deployment_id(),
@@ -60,4 +65,22 @@ with DAG(
             dry_run=bool(params["dry_run"]),
         )
 
+    @task
+    def sweep_notebook_executors(params=None) -> dict:
+        """Judge every notebook executor in the Spark namespace; delete those finished or pending too long."""
+        from datetime import timezone
+
+        from sparkplane import settings
+        from sparkplane.kubernetes.notebook_sweep import sweep_notebook_executors as sweep
+        from sparkplane.kubernetes.sweep import cluster_hook_or_skip
+
+        return sweep(
+            cluster_hook_or_skip("notebook executors"),
+            settings.SPARK_NAMESPACE,
+            now=datetime.now(timezone.utc),
+            keep=timedelta(minutes=params["notebook_keep_minutes"]),
+            dry_run=bool(params["dry_run"]),
+        )
+
     sweep_driver_pods()
+    sweep_notebook_executors()

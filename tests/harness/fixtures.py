@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from localcluster.settings import CLUSTER_DIR, load_settings
@@ -82,3 +83,11 @@ def object_store_connection(local_cluster: LocalCluster, airflow_connection: str
     from harness.platform import object_store_connection
 
     return object_store_connection(local_cluster)
+
+
+@pytest.fixture(scope="session")
+def notebook_kubeconfig(local_cluster: LocalCluster, tmp_path_factory) -> Path:
+    """A token kubeconfig of the notebook identity (spark-notebook), its admission policies in force."""
+    from harness.platform import notebook_identity_kubeconfig
+
+    return notebook_identity_kubeconfig(local_cluster, tmp_path_factory.mktemp("kube") / "notebook.kubeconfig")

@@ -11,11 +11,12 @@ import contextlib
 import json
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 from sparkplane.bootstrap.apply import DEFAULT_MANIFEST_DIR, apply_manifests, dynamic_client, load_manifests
-from sparkplane.kubernetes.identity import AIRFLOW_NAMESPACE, AIRFLOW_SERVICE_ACCOUNT, SPARK_NAMESPACE
+from sparkplane.kubernetes.identity import AIRFLOW_NAMESPACE, AIRFLOW_SERVICE_ACCOUNT, NOTEBOOK_LABEL, SPARK_NAMESPACE
 from sparkplane.kubernetes.pod_templates import restricted_container_security, restricted_pod_security
 
 from harness.airflow import AirflowServices
@@ -83,6 +84,60 @@ def delete_prefix(s3, bucket: str, prefix: str) -> None:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             s3.delete_object(Bucket=bucket, Key=item["Key"])
+
+
+def restricted_pod(name: str, labels: dict[str, str], image: str, command: tuple[str, ...] = ("sleep", "300")) -> dict:
+    """A pod manifest Pod Security "restricted" admits, as an executor (``spark-executor``, no API
+    token), so only the platform's admission policies can refuse it."""
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels}, "spec": {
+        "serviceAccountName": "spark-executor", "automountServiceAccountToken": False,
+        "securityContext": restricted_pod_security(),
+        "containers": [{"name": "c", "image": image, "command": list(command),
+                        "securityContext": restricted_container_security()}]}}  # fmt: skip
+
+
+def notebook_identity_kubeconfig(local_cluster: LocalCluster, output: Path) -> Path:
+    """Write a token kubeconfig of the notebook identity (spark-notebook) once its admission
+    policies are in force (the API server loads a new policy through an informer, a moment later)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config import new_client_from_config
+    from localcluster.kubeconfigs import mint_serviceaccount_kubeconfig
+
+    apply_bootstrap(local_cluster)
+    kubeconfig = mint_serviceaccount_kubeconfig(SPARK_NAMESPACE, "spark-notebook", settings=local_cluster.settings,
+                                                output=output)  # fmt: skip
+    probes = [  # (who, pod, the refusal that shows the policy acts)
+        (client.CoreV1Api(new_client_from_config(str(kubeconfig))),
+         restricted_pod("notebook-policy-probe", {"spark-role": "driver"}, "127.0.0.1:5000/none:0"),
+         "only notebook executors"),
+        (client.CoreV1Api(local_cluster.api_client()),
+         restricted_pod("notebook-label-probe", {NOTEBOOK_LABEL: "true"}, "127.0.0.1:5000/none:0"),
+         "only the notebook identity"),
+    ]  # fmt: skip
+
+    def refused(core, pod: dict, words: str) -> bool:
+        try:
+            core.create_namespaced_pod(SPARK_NAMESPACE, pod, dry_run="All")
+        except ApiException as error:
+            return error.status == 403 and words in error.body
+        return False
+
+    for core, pod, words in probes:
+        wait_for(lambda: refused(core, pod, words), bool, timeout_seconds=30,
+                 what=f"the notebook admission policy refusing {pod['metadata']['name']}")  # fmt: skip
+    return kubeconfig
+
+
+@contextlib.contextmanager
+def scratch_prefix(local_cluster: LocalCluster, name: str) -> Iterator[tuple[str, str, object]]:
+    """A fresh key prefix in the platform's bucket for the block, emptied after it: (bucket, prefix, s3)."""
+    access, s3 = platform_store_client(local_cluster)
+    prefix = f"tests/{name}-{uuid.uuid4().hex[:8]}"
+    try:
+        yield access.bucket, prefix, s3
+    finally:
+        delete_prefix(s3, access.bucket, prefix)
 
 
 @contextlib.contextmanager

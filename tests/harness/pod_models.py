@@ -94,3 +94,26 @@ def event(reason: str, message: str, *, about: str = "driver", at: datetime | No
         involved_object=V1ObjectReference(kind="Pod", name=about),
         reason=reason, message=message, last_timestamp=at,
     )  # fmt: skip
+
+
+class RecordingHook:
+    """The two calls a sweep makes of ``SparkKubernetesHook``, answered from ``pods``; it records
+    the selectors asked and the pods deleted, and refuses (``PodChanged``) those named in ``changed``."""
+
+    def __init__(self, pods: list[V1Pod]):
+        self.pods = pods
+        self.deleted: list[tuple[str, str]] = []
+        self.selectors: list[tuple[str, str]] = []
+        self.changed: set[str] = set()
+
+    def list_pods(self, namespace: str, label_selector: str) -> list[V1Pod]:
+        self.selectors.append((namespace, label_selector))
+        return self.pods
+
+    def delete_pod(self, name: str, namespace: str, *, uid: str | None = None, resource_version: str | None = None) -> bool:
+        from sparkplane.exceptions import PodChanged
+
+        if name in self.changed:
+            raise PodChanged(name, namespace)
+        self.deleted.append((namespace, name))
+        return True

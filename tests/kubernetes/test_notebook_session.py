@@ -16,12 +16,10 @@ from unittest import mock
 import nbformat
 import papermill
 import pytest
-from harness.platform import PROJECT_ROOT, apply_bootstrap
+from harness.platform import PROJECT_ROOT, restricted_pod
 from harness.waits import wait_for
 from kubernetes import client
-from localcluster.kubeconfigs import mint_serviceaccount_kubeconfig
 from sparkplane.kubernetes.identity import SPARK_NAMESPACE
-from sparkplane.kubernetes.pod_templates import restricted_container_security, restricted_pod_security
 
 pytestmark = pytest.mark.cluster
 
@@ -46,28 +44,6 @@ def _run_notebook(path, cells, *, image, kubeconfig, driver_host):
 
 def _outputs(cell) -> str:
     return "\n".join(output.get("text", "") or str(output.get("evalue", "")) for output in cell.outputs)
-
-
-@pytest.fixture(scope="module")
-def notebook_kubeconfig(local_cluster, tmp_path_factory):
-    from kubernetes.client.exceptions import ApiException
-    from kubernetes.config import new_client_from_config
-
-    apply_bootstrap(local_cluster)
-    kubeconfig = mint_serviceaccount_kubeconfig(SPARK_NAMESPACE, "spark-notebook", settings=local_cluster.settings,
-                                                output=tmp_path_factory.mktemp("kube") / "notebook.kubeconfig")  # fmt: skip
-    notebook = client.CoreV1Api(new_client_from_config(str(kubeconfig)))
-
-    def policy_in_force() -> bool:  # the API server loads a new policy through an informer, a moment later
-        probe = _restricted_pod("notebook-policy-probe", {"spark-role": "driver"}, "127.0.0.1:5000/none:0")
-        try:
-            notebook.create_namespaced_pod(SPARK_NAMESPACE, probe, dry_run="All")
-        except ApiException as error:
-            return error.status == 403 and "only notebook executors" in error.body
-        return False
-
-    wait_for(policy_in_force, bool, timeout_seconds=30, what="the notebook admission policy to be in force")
-    return kubeconfig
 
 
 def test_a_notebook_session_runs_a_udf_on_an_executor_pod_and_stops_cleanly(
@@ -105,15 +81,6 @@ def test_a_module_the_image_lacks_stops_the_session_before_any_executor(
     assert core.list_namespaced_pod(SPARK_NAMESPACE, label_selector=NOTEBOOK_PODS).items == []
 
 
-def _restricted_pod(name: str, labels: dict[str, str], image: str) -> dict:
-    """A pod Pod Security "restricted" admits, so only the notebook policy can refuse it."""
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels}, "spec": {
-        "serviceAccountName": "spark-executor", "automountServiceAccountToken": False,
-        "securityContext": restricted_pod_security(),
-        "containers": [{"name": "c", "image": image, "command": ["sleep", "300"],
-                        "securityContext": restricted_container_security()}]}}  # fmt: skip
-
-
 def test_the_notebook_identity_may_not_make_a_driver_nor_delete_another_jobs_executor(
     local_cluster, spark_image, notebook_kubeconfig
 ):
@@ -122,12 +89,12 @@ def test_the_notebook_identity_may_not_make_a_driver_nor_delete_another_jobs_exe
 
     notebook = client.CoreV1Api(new_client_from_config(str(notebook_kubeconfig)))
     with pytest.raises(ApiException) as refused:
-        notebook.create_namespaced_pod(SPARK_NAMESPACE, _restricted_pod("notebook-made-driver", {"spark-role": "driver"}, spark_image))
+        notebook.create_namespaced_pod(SPARK_NAMESPACE, restricted_pod("notebook-made-driver", {"spark-role": "driver"}, spark_image))
     assert refused.value.status == 403
     assert "a notebook creates, changes and deletes only notebook executors" in refused.value.body
 
     admin = client.CoreV1Api(local_cluster.api_client())
-    admin.create_namespaced_pod(SPARK_NAMESPACE, _restricted_pod("a-jobs-executor", {"spark-role": "executor"}, spark_image))
+    admin.create_namespaced_pod(SPARK_NAMESPACE, restricted_pod("a-jobs-executor", {"spark-role": "executor"}, spark_image))
     try:
         with pytest.raises(ApiException) as refused:
             notebook.delete_namespaced_pod("a-jobs-executor", SPARK_NAMESPACE)
@@ -135,3 +102,21 @@ def test_the_notebook_identity_may_not_make_a_driver_nor_delete_another_jobs_exe
         assert "a notebook creates, changes and deletes only notebook executors" in refused.value.body
     finally:
         admin.delete_namespaced_pod("a-jobs-executor", SPARK_NAMESPACE, grace_period_seconds=0)
+
+
+def test_only_the_notebook_identity_labels_a_pod_as_a_notebooks(local_cluster, spark_image, notebook_kubeconfig):
+    from kubernetes.client.exceptions import ApiException
+
+    admin = client.CoreV1Api(local_cluster.api_client())
+    with pytest.raises(ApiException) as refused:
+        admin.create_namespaced_pod(SPARK_NAMESPACE, restricted_pod("posing-as-a-notebook", {
+            "spark-role": "executor", "sparkplane.dev/notebook": "true"}, spark_image), dry_run="All")  # fmt: skip
+    assert refused.value.status == 403
+    assert "only the notebook identity (spark-notebook) creates pods labelled sparkplane.dev/notebook" in refused.value.body
+    admin.create_namespaced_pod(SPARK_NAMESPACE, restricted_pod("a-plain-pod", {"spark-role": "executor"}, spark_image))
+    try:
+        with pytest.raises(ApiException) as refused:
+            admin.patch_namespaced_pod("a-plain-pod", SPARK_NAMESPACE, {"metadata": {"labels": {"sparkplane.dev/notebook": "true"}}})
+        assert refused.value.status == 403 and "or adds that label" in refused.value.body
+    finally:
+        admin.delete_namespaced_pod("a-plain-pod", SPARK_NAMESPACE, grace_period_seconds=0)

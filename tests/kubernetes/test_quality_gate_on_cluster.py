@@ -8,13 +8,12 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
-import uuid
 
 import numpy as np
 import pandas as pd
 import pytest
 from harness.airflow import run_dag
-from harness.platform import OBJECT_STORE_CONN_ID, TEST_DAGS, delete_prefix, platform_store_client
+from harness.platform import OBJECT_STORE_CONN_ID, TEST_DAGS, scratch_prefix
 
 pytestmark = [pytest.mark.cluster, pytest.mark.airflow]
 
@@ -29,10 +28,8 @@ def _parquet(frame: pd.DataFrame) -> bytes:
 
 @pytest.fixture
 def store(local_cluster):
-    access, s3 = platform_store_client(local_cluster)
-    prefix = f"tests/quality-{uuid.uuid4().hex[:8]}"
-    yield access.bucket, prefix, s3
-    delete_prefix(s3, access.bucket, prefix)
+    with scratch_prefix(local_cluster, "quality") as scratch:
+        yield scratch
 
 
 def test_bad_orders_on_the_cluster_fail_once_unpublished_with_each_failure_named(

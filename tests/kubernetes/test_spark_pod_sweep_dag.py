@@ -1,5 +1,8 @@
 """The spark_pod_sweep DAG on the real cluster, with real Airflow, as the platform's identity.
 
+Notebook executors (created by the notebook identity, owned by no pod) are swept by their own
+task: one that failed two hours ago goes, a running one stays.
+
 Driver pods are created on simulated nodes (KWOK takes them to Running; a status patch, as a
 kubelet would write it, makes some of them Failed two hours ago), labelled exactly as the
 operator labels its drivers. The sweep must delete the failed driver past its keep time and the
@@ -19,11 +22,12 @@ from pathlib import Path
 
 import pytest
 from harness.airflow import run_dag
-from harness.platform import TEST_DAGS
+from harness.platform import TEST_DAGS, restricted_pod
 from harness.simulated import SIMULATED_IMAGE, mark_finished, on_simulated_node, simulated_node
 from harness.waits import wait_for
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config import new_client_from_config
 
 from sparkplane.job_spec import SparkJobSpec
 from sparkplane.kubernetes.driver_pod import KubernetesTarget, build_driver_pod
@@ -32,6 +36,7 @@ from sparkplane.kubernetes.pod_templates import restricted_container_security, r
 
 pytestmark = pytest.mark.cluster
 
+NOTEBOOK_EXECUTOR = {"spark-role": "executor", "sparkplane.dev/notebook": "true"}
 SWEEP_DAG = Path(__file__).resolve().parents[2] / "dags" / "spark_pod_sweep.py"
 
 
@@ -78,7 +83,7 @@ def _finished_run_id(airflow_home: Path) -> str:
 
 
 def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_cluster, airflow_connection, tmp_path,
-                                                                         monkeypatch):
+                                                                         monkeypatch, notebook_kubeconfig):
     tag = uuid.uuid4().hex[:6]
     ours, theirs = f"sweep-{tag}", f"other-{tag}"
     monkeypatch.setenv("SPARKPLANE_DEPLOYMENT_ID", ours)
@@ -102,15 +107,22 @@ def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_c
         "other_deployment_expired": _driver(TaskTry(f"failed_{tag}", "job", "manual__1", 1, deployment=theirs), node,
                                             keep_failed_seconds=3600),
     }
-    names = {role: pod["metadata"]["name"] for role, pod in pods.items()}
+    notebook_pods = {role: on_simulated_node(restricted_pod(f"{role.replace('_', '-')}-{tag}", NOTEBOOK_EXECUTOR, SIMULATED_IMAGE), node)
+                     for role in ("notebook_ended", "notebook_running")}  # fmt: skip
+    names = {role: pod["metadata"]["name"] for role, pod in {**pods, **notebook_pods}.items()}
+    notebook = client.CoreV1Api(new_client_from_config(str(notebook_kubeconfig)))
     try:
         for pod in pods.values():
             core.create_namespaced_pod(SPARK_NAMESPACE, pod)
+        for pod in notebook_pods.values():
+            notebook.create_namespaced_pod(SPARK_NAMESPACE, pod)
         wait_for(lambda: _phases(core, names.values()), lambda phases: all(p == "Running" for p in phases.values()),
                  timeout_seconds=60, what="the pods to run")
         two_hours_ago = datetime.now(timezone.utc) - timedelta(hours=2)
         for role in ("expired", "kept", "not_ours", "other_deployment_expired"):
             _mark_failed(core, names[role], two_hours_ago)
+        mark_finished(core, SPARK_NAMESPACE, names["notebook_ended"], container="c", phase="Failed", exit_code=1,
+                      reason="Error", finished_at=two_hours_ago)  # fmt: skip
 
         dry = run_dag("spark_pod_sweep", {"dry_run": True}, connection=airflow_connection, airflow_home=home, dags_folder=dags)
         dry_log = dry.stdout + dry.stderr
@@ -118,6 +130,8 @@ def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_c
         # "2h ago" becomes "2h 1m ago" when the runs take over a minute (a loaded machine).
         assert re.search(rf"Would delete spark/{names['expired']} \(dry run\): Failed 2h( \d+m)? ago; its keep time of 1h is over",
                          dry_log), dry_log[-5000:]
+        assert re.search(rf"Would delete notebook executor spark/{names['notebook_ended']} \(dry run\): Failed 2h( \d+m)? ago; "
+                         "its keep time of 1h is over", dry_log), dry_log[-5000:]
         assert all(_phase(core, n) is not None for n in names.values()), "a dry run deleted a pod"
 
         sweep = run_dag("spark_pod_sweep", connection=airflow_connection, airflow_home=home, dags_folder=dags)
@@ -134,8 +148,12 @@ def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_c
         assert names["not_ours"] not in log
         assert names["other_deployment_same_task"] not in log and names["other_deployment_expired"] not in log
         assert "Deleted 2 of 4 driver pod(s) in namespace spark; kept 2" in log
+        assert re.search(rf"Deleted notebook executor spark/{names['notebook_ended']}: Failed 2h( \d+m)? ago; its keep time "
+                         "of 1h is over", log), log[-5000:]
+        assert (f"Keeping notebook executor spark/{names['notebook_running']}: Running; an executor ends by itself once "
+                "its notebook is gone") in log
 
-        wait_for(lambda: _phases(core, [names["orphan"], names["expired"]]),
+        wait_for(lambda: _phases(core, [names["orphan"], names["expired"], names["notebook_ended"]]),
                  lambda phases: all(p is None for p in phases.values()), timeout_seconds=60,
                  what="the swept pods to be gone")
         assert _phase(core, names["kept"]) == "Failed"
@@ -143,6 +161,7 @@ def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_c
         assert _phase(core, names["not_ours"]) == "Failed"
         assert _phase(core, names["other_deployment_same_task"]) == "Running"
         assert _phase(core, names["other_deployment_expired"]) == "Failed"
+        assert _phase(core, names["notebook_running"]) == "Running"
     finally:
         for name in names.values():
             try:

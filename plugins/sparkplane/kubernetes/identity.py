@@ -58,6 +58,9 @@ UNMAPPED = "none"
 SPARK_ROLE_LABEL = "spark-role"
 #: Label Spark puts the application id in, on executors; we put it on the driver too.
 APPLICATION_ID_LABEL = "spark-app-selector"
+#: Label of a notebook session's executors (client mode: owned by no pod). Only the notebook
+#: identity may create a pod with it or add it (spark-bootstrap/40-notebooks.yaml).
+NOTEBOOK_LABEL = LABEL_PREFIX + "notebook"
 
 # --- annotations ----------------------------------------------------------------------------
 #: The exact, unsanitised values, for people and for reattaching.

@@ -122,9 +122,9 @@ def _judge_finished(pod: V1Pod, phase: str, now: datetime) -> SweepVerdict:
     keep = timedelta(seconds=keep_seconds(pod))
     ended = pod_status.ended_at(pod, DRIVER_CONTAINER_NAME)
     if now - ended >= keep:
-        return SweepVerdict(name, True, f"{phase} {_span(now - ended)} ago; its keep time of {_span(keep)} is over",
+        return SweepVerdict(name, True, f"{phase} {span(now - ended)} ago; its keep time of {span(keep)} is over",
                             uid=pod.metadata.uid, resource_version=pod.metadata.resource_version)  # fmt: skip
-    return SweepVerdict(name, False, f"{phase} {_span(now - ended)} ago; kept {_span(keep - (now - ended))} more")
+    return SweepVerdict(name, False, f"{phase} {span(now - ended)} ago; kept {span(keep - (now - ended))} more")
 
 
 def _judge_active(pod: V1Pod, phase: str, task_states: TaskStates) -> SweepVerdict:
@@ -150,13 +150,29 @@ def keep_seconds(pod: V1Pod) -> int:
     return int(value) if value.isdigit() else DEFAULT_KEEP_FAILED_SECONDS
 
 
-def _span(delta: timedelta) -> str:
+def span(delta: timedelta) -> str:
     seconds = max(0, int(delta.total_seconds()))
     days, rest = divmod(seconds, 24 * 3600)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
     parts = [f"{days}d"] * bool(days) + [f"{hours}h"] * bool(hours) + [f"{minutes}m"] * bool(minutes)
     return " ".join(parts) or f"{seconds}s"
+
+
+def cluster_hook_or_skip(what: str) -> SparkKubernetesHook:
+    """Return the hook of the configured cluster; skip the task, saying why, when none is configured."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from sparkplane import settings
+    from sparkplane.kubernetes.hook import SparkKubernetesHook
+
+    if settings.KUBERNETES_CONN_ID is None:
+        reason = (f"No cluster is configured (SPARKPLANE_KUBERNETES_CONN_ID is unset): Spark runs locally, "
+                  f"so there are no {what} to sweep.")  # fmt: skip
+        # Said where a reader of the log sees it, not only in the skip's folded details.
+        logging.getLogger(__name__).warning("%s", reason)
+        raise AirflowSkipException(reason)
+    return SparkKubernetesHook(settings.KUBERNETES_CONN_ID)
 
 
 def sweep_drivers(
@@ -200,9 +216,17 @@ def sweep_drivers(
             else:
                 log.info("Deleted %s/%s and what it owns: %s", namespace, verdict.pod_name, verdict.reason)
         deleted.append({"pod": verdict.pod_name, "reason": verdict.reason})
+    return sweep_summary(log, "driver", namespace, dry_run=dry_run, deleted=deleted, kept=kept)
+
+
+def sweep_summary(
+    log: logging.Logger | logging.LoggerAdapter, kind: str, namespace: str, *, dry_run: bool,
+    deleted: list[dict[str, str]], kept: list[dict[str, str]],
+) -> dict[str, Any]:  # fmt: skip
+    """Log the sweep's last line ("Deleted 2 of 3 driver pod(s) ..."); return its result for XCom."""
     log.info(
-        "%s %d of %d driver pod(s) in namespace %s; kept %d",
-        "Would delete" if dry_run else "Deleted", len(deleted), len(verdicts), namespace, len(kept),
+        "%s %d of %d %s pod(s) in namespace %s; kept %d",
+        "Would delete" if dry_run else "Deleted", len(deleted), len(deleted) + len(kept), kind, namespace, len(kept),
     )  # fmt: skip
     return {"namespace": namespace, "dry_run": dry_run, "deleted": deleted, "kept": kept}
 

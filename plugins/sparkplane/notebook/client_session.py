@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from sparkplane import spark_conf as c
 from sparkplane.bootstrap.submit_conf import POD_TEMPLATE_DIR, bootstrap_spark_conf
+from sparkplane.kubernetes.identity import NOTEBOOK_LABEL
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -45,8 +46,6 @@ DRIVER_HOST_VARIABLE = "SPARKPLANE_DRIVER_HOST"
 SESSION_NAME_VARIABLE = "JPY_SESSION_NAME"
 #: The interpreter executors start in the image.
 IMAGE_PYTHON = "python3"
-#: Labels of a notebook's executors (the notebook policy lets the notebook identity touch only these).
-NOTEBOOK_LABEL = "sparkplane.dev/notebook"
 
 
 class NotebookSessionError(RuntimeError):

@@ -3,11 +3,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta, timezone
 
-from harness.pod_models import DRIVER, terminated
+from harness.pod_models import DRIVER, RecordingHook, terminated
 from harness.pod_models import pod as build_pod
 from kubernetes.client import V1Pod, V1PodCondition
 
-from sparkplane.exceptions import PodChanged
 from sparkplane.kubernetes.identity import DRIVER_SELECTOR, TaskTry
 from sparkplane.kubernetes.sweep import TaskInstanceRef, judge_drivers, sweep_drivers, task_instance_of
 
@@ -112,7 +111,7 @@ def test_a_mapped_task_and_a_task_named_like_its_state_key_never_collide():
     mapped = _driver("Running", task_try=TaskTry("report", "load", RUN, try_number=1, map_index=1))
     unmapped = _driver("Running", task_try=TaskTry("report", "load_1", RUN, try_number=1))
     answers = {-1: {RUN: {"load_1": "running", "load": "success"}}, 1: {RUN: {"load_1": "success"}}}
-    hook = _Hook([mapped, unmapped])
+    hook = RecordingHook([mapped, unmapped])
     sweep_drivers(hook, "spark", lambda dag_id, run_ids, map_index: answers[map_index], deployment="prod", now=NOW)
     assert hook.deleted == [("spark", mapped.metadata.name)]
 
@@ -124,30 +123,12 @@ def test_drivers_being_deleted_and_pods_without_identity_are_not_touched():
     assert not _verdict(anonymous, {("report", RUN, -1): {"aggregate": "failed"}}).delete
 
 
-class _Hook:
-    def __init__(self, pods):
-        self.pods = pods
-        self.deleted = []
-        self.selectors = []
-        self.changed = set()
-
-    def list_pods(self, namespace, label_selector):
-        self.selectors.append((namespace, label_selector))
-        return self.pods
-
-    def delete_pod(self, name, namespace, *, uid=None, resource_version=None):
-        if name in self.changed:
-            raise PodChanged(name, namespace)
-        self.deleted.append((namespace, name))
-        return True
-
-
 def test_sweep_asks_airflow_once_per_dag_for_active_drivers_only_and_deletes_the_verdicts(caplog):
     orphan = _driver("Running")
     other_run = TaskTry("report", "aggregate", "manual__1", try_number=2)
     alive = _driver("Running", task_try=other_run)
     expired = _driver("Failed", task_try=TaskTry("ingest", "load", RUN, try_number=1), ended_ago=timedelta(days=2))
-    hook = _Hook([orphan, alive, expired])
+    hook = RecordingHook([orphan, alive, expired])
     lookups = []
 
     def lookup(dag_id, run_ids, map_index):
@@ -165,7 +146,7 @@ def test_sweep_asks_airflow_once_per_dag_for_active_drivers_only_and_deletes_the
 
 
 def test_a_dry_run_deletes_nothing_and_says_what_it_would_do(caplog):
-    hook = _Hook([_driver("Failed", ended_ago=timedelta(days=2))])
+    hook = RecordingHook([_driver("Failed", ended_ago=timedelta(days=2))])
     with caplog.at_level(logging.INFO):
         result = sweep_drivers(hook, "spark", lambda *_: {}, deployment="prod", now=NOW, dry_run=True)
     assert hook.deleted == []
@@ -175,7 +156,7 @@ def test_a_dry_run_deletes_nothing_and_says_what_it_would_do(caplog):
 
 def test_a_pod_that_changed_after_it_was_judged_is_kept_for_the_next_sweep(caplog):
     expired = _driver("Failed", ended_ago=timedelta(days=2))
-    hook = _Hook([expired])
+    hook = RecordingHook([expired])
     hook.changed.add(expired.metadata.name)
     with caplog.at_level(logging.INFO):
         result = sweep_drivers(hook, "spark", lambda *_: {}, deployment="prod", now=NOW)

@@ -1,0 +1,92 @@
+"""The sweep of notebook executors left behind: which to delete, and why; and the run that does it.
+
+A notebook's session (``sparkplane.notebook.client_session``) is a client-mode driver in the
+kernel, so its executor pods are owned by no pod and nothing collects them when the kernel dies
+instead of calling ``spark.stop()``: each executor exits once it loses its driver, and its
+finished pod stays until someone deletes it. An executor still Pending when its kernel died never
+starts, so never notices. The sweep deletes a notebook executor that finished, or has been
+Pending, longer than the keep time; a Running one is left to end by itself.
+
+Only the notebook identity may create a pod labelled ``sparkplane.dev/notebook`` or add that
+label (``spark-bootstrap/40-notebooks.yaml``), so the label says who made the pod.
+``judge_notebook_executors`` decides (pure); ``sweep_notebook_executors`` lists, deletes and
+logs one line per pod.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sparkplane.exceptions import PodChanged
+from sparkplane.kubernetes import pod_status
+from sparkplane.kubernetes.identity import EXECUTOR_CONTAINER_NAME, NOTEBOOK_LABEL, SPARK_ROLE_LABEL
+from sparkplane.kubernetes.sweep import SweepVerdict, span, sweep_summary
+
+if TYPE_CHECKING:
+    from kubernetes.client import V1Pod
+
+    from sparkplane.kubernetes.hook import SparkKubernetesHook
+
+NOTEBOOK_EXECUTORS_SELECTOR = f"{SPARK_ROLE_LABEL}=executor,{NOTEBOOK_LABEL}=true"
+#: How long a finished or pending notebook executor is kept by default: time to read its log.
+DEFAULT_NOTEBOOK_KEEP_MINUTES = 60
+
+
+def judge_notebook_executors(pods: Iterable[V1Pod], *, now: datetime, keep: timedelta) -> list[SweepVerdict]:
+    """Return a verdict for every notebook executor in ``pods`` not already being deleted.
+
+    :param now: the current time (timezone-aware).
+    :param keep: how long a finished executor is kept after it ended, and a pending one after it was created.
+    """
+    verdicts = []
+    for pod in pods:
+        if pod.metadata.deletion_timestamp is not None:
+            continue
+        name, phase = pod.metadata.name, pod_status.phase(pod) or "Pending"
+        if phase in pod_status.POD_TERMINAL_PHASES:
+            since, what = pod_status.ended_at(pod, EXECUTOR_CONTAINER_NAME), f"{phase} {{}} ago"
+        elif phase == "Pending":
+            since, what = pod.metadata.creation_timestamp, "Pending for {}"
+        else:
+            verdicts.append(SweepVerdict(name, False, f"{phase}; an executor ends by itself once its notebook is gone"))
+            continue
+        age = now - since
+        if age >= keep:
+            verdicts.append(SweepVerdict(name, True, f"{what.format(span(age))}; its keep time of {span(keep)} is over",
+                                         uid=pod.metadata.uid, resource_version=pod.metadata.resource_version))  # fmt: skip
+        else:
+            verdicts.append(SweepVerdict(name, False, f"{what.format(span(age))}; kept {span(keep - age)} more"))
+    return verdicts
+
+
+def sweep_notebook_executors(
+    hook: SparkKubernetesHook,
+    namespace: str,
+    *,
+    now: datetime,
+    keep: timedelta = timedelta(minutes=DEFAULT_NOTEBOOK_KEEP_MINUTES),
+    dry_run: bool = False,
+    log: logging.Logger | logging.LoggerAdapter = logging.getLogger(__name__),
+) -> dict[str, Any]:
+    """Delete the notebook executors left in ``namespace``; return what was deleted and kept, with reasons."""
+    verdicts = judge_notebook_executors(hook.list_pods(namespace, NOTEBOOK_EXECUTORS_SELECTOR), now=now, keep=keep)
+    deleted, kept = [], []
+    for verdict in verdicts:
+        if verdict.delete and dry_run:
+            log.info("Would delete notebook executor %s/%s (dry run): %s", namespace, verdict.pod_name, verdict.reason)
+        elif verdict.delete:
+            try:
+                hook.delete_pod(verdict.pod_name, namespace, uid=verdict.uid, resource_version=verdict.resource_version)
+            except PodChanged:
+                verdict = SweepVerdict(verdict.pod_name, False, "changed after it was judged; the next sweep judges it again")
+            else:
+                log.info("Deleted notebook executor %s/%s: %s", namespace, verdict.pod_name, verdict.reason)
+        if not verdict.delete:
+            log.info("Keeping notebook executor %s/%s: %s", namespace, verdict.pod_name, verdict.reason)
+            kept.append({"pod": verdict.pod_name, "reason": verdict.reason})
+        else:
+            deleted.append({"pod": verdict.pod_name, "reason": verdict.reason})
+    return sweep_summary(log, "notebook executor", namespace, dry_run=dry_run, deleted=deleted, kept=kept)
