@@ -13,7 +13,9 @@ object store. Then it waits until every service is healthy and says where the UI
 ``down`` removes the stack's containers, network and volumes and its state folder; the images stay
 (a cache), and a Docker engine that ``up`` started is stopped unless the local cluster runs.
 
-Usage: scripts/stack up [--cluster] [--port PORT] [--history-port PORT] | down | status
+``build`` makes the images (and starts the engine) without starting the stack.
+
+Usage: scripts/stack up [--cluster] [--port PORT] [--history-port PORT] | build | down | status
 """
 
 from __future__ import annotations
@@ -126,6 +128,20 @@ def content_tag(dockerfile: str, inputs: tuple[str, ...]) -> str:
 def image_ref(name: str) -> str:
     dockerfile, inputs = IMAGES[name]
     return f"sparkplane/{name}:{content_tag(dockerfile, inputs)}"
+
+
+def build_images() -> dict[str, str]:
+    """Build the stack's images that are missing, one caller at a time; return their refs by name.
+
+    A second caller (``make test`` builds them early, beside the first tests) waits for the first
+    and then finds them built.
+    """
+    import fcntl
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / "stack-images.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return {name: build_image(name) for name in IMAGES}
 
 
 def build_image(name: str) -> str:
@@ -334,7 +350,7 @@ def up(args: argparse.Namespace) -> int:
     if started_engine:
         (STATE / "docker-started").touch()
     compose_installed()
-    refs = {name: build_image(name) for name in IMAGES}
+    refs = build_images()
     if not (STATE / "secrets" / "postgres_password").exists():
         remove_leftovers()
     if args.cluster:
@@ -365,6 +381,15 @@ def up(args: argparse.Namespace) -> int:
     print(f"\nAirflow UI and REST API: {url}  (user admin, password in {STATE / 'auth' / 'simple_auth_passwords.json'})")
     print(f"Spark History Server: {history_url}  (each Spark task's log links to its application there)")
     print(f"Jobs run {mode}. Stop it with: make down")
+    return 0
+
+
+def build(args: argparse.Namespace) -> int:
+    """Make what ``up`` needs before it starts anything: the engine, the base image, compose, the images."""
+    docker_engine()
+    compose_installed()
+    for ref in build_images().values():
+        say(f"{ref} is built")
     return 0
 
 
@@ -425,11 +450,12 @@ def main(argv: list[str] | None = None) -> int:
                        default=int(os.environ.get("SPARKPLANE_STACK_HISTORY_PORT", "18481")),
                        help="the Spark History Server's port on 127.0.0.1 (default 18481)")  # fmt: skip
     start.add_argument("--timeout", type=float, default=600, help="seconds to wait for every service to be healthy")
+    commands.add_parser("build", help="build the stack's images (and start the Docker engine) without starting the stack")
     commands.add_parser("down", help="stop the stack and remove its containers, network, volumes and state")
     commands.add_parser("status", help="each service's health")
     args = parser.parse_args(argv)
     try:
-        return {"up": up, "down": down, "status": status}[args.command](args)
+        return {"up": up, "build": build, "down": down, "status": status}[args.command](args)
     except StackError as error:
         print(f"stack: error: {error}", file=sys.stderr)
         return 1

@@ -21,3 +21,13 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 
 # The cluster tests' fixtures, registered once so the cluster starts and each image builds once per session.
 pytest_plugins = ("harness.fixtures",)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Run the modules that need the local cluster last, each in its usual order.
+
+    On a fresh machine the cluster's binaries take many minutes to build; ``make test`` starts
+    that build first (scripts/warm-up), so the tests that need no cluster run beside it.
+    """
+    cluster_modules = {item.path for item in items if "local_cluster" in item.fixturenames}
+    items.sort(key=lambda item: item.path in cluster_modules)  # stable: the order within each group stays

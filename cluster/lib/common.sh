@@ -15,6 +15,18 @@ die() {
   exit 1
 }
 
+# hold_lock NAME: hold $SPARKPLANE_CACHE/NAME.lock until this script exits, waiting while another
+# process holds it, so two runs at once (make test's early builds and a test) do the work once:
+# the second finds it done.
+hold_lock() {
+  mkdir -p "$SPARKPLANE_CACHE"
+  exec {SPARKPLANE_LOCK_FD}>"$SPARKPLANE_CACHE/$1.lock"
+  flock "$SPARKPLANE_LOCK_FD"
+}
+
+# apt options: wait for dpkg's lock (another install running) instead of failing at once.
+APT_WAIT_FOR_LOCK=(-o DPkg::Lock::Timeout=900)
+
 # apt_install PACKAGE...: install Debian packages that are missing.
 apt_install() {
   local missing=() p
@@ -23,7 +35,7 @@ apt_install() {
   done
   ((${#missing[@]})) || return 0
   say "installing from Debian: ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 \
+  DEBIAN_FRONTEND=noninteractive apt-get "${APT_WAIT_FOR_LOCK[@]}" install -y --no-install-recommends "${missing[@]}" >&2 \
     || die "apt-get install ${missing[*]} failed; run 'apt-get update' and retry"
 }
 

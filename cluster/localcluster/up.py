@@ -41,7 +41,8 @@ def install_packages(packages: tuple[str, ...] | list[str] = APT_PACKAGES) -> No
     if not missing:
         return
     print(f"up: installing from Debian: {' '.join(missing)}", flush=True)
-    install = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+    # Waiting for dpkg's lock while another install runs (make test's early builds install too).
+    install = ["apt-get", "-o", "DPkg::Lock::Timeout=900", "install", "-y", "--no-install-recommends", *missing]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     # A fresh machine may have no package lists yet: update once and retry.
     if subprocess.run(install, env=env).returncode != 0:
