@@ -15,7 +15,10 @@ its own. A driver whose task instance this Airflow does not know is kept and rep
 A notebook's session has no driver pod (the kernel is the driver), so nothing collects its
 executors when the kernel dies: `sweep_notebook_executors` deletes those finished, or Pending,
 for longer than `notebook_keep_minutes` (labelled `sparkplane.dev/notebook=true`, a label only the
-notebook identity may set). A Running one ends by itself once its notebook is gone.
+notebook identity may set). A Running one ends by itself once its notebook is gone. The same task
+then deletes the anchor ConfigMap, and with it the Spark authentication secret, of each notebook
+session none of whose executors is Pending or Running once `notebook_keep_minutes` have passed
+since the session started (`spark.stop()` deletes its own; a kernel shut down without it cannot).
 
 Each task's log has one line per pod saying what was done and why; trigger with `dry_run` to see
 that without deleting anything.
@@ -40,7 +43,8 @@ with DAG(
         "dry_run": Param(False, type="boolean", description="Log what would be deleted; delete nothing."),
         "notebook_keep_minutes": Param(
             60, type="integer", minimum=0, maximum=7 * 24 * 60,
-            description="Minutes a notebook's finished (or still Pending) executor is kept, to read its log.",
+            description="Minutes a notebook's finished (or still Pending) executor is kept, to read its log; "
+            "and a session with no live executor, counted from its start.",
         ),
     },
     tags=["platform", "spark", "kubernetes"],
@@ -67,20 +71,18 @@ with DAG(
 
     @task
     def sweep_notebook_executors(params=None) -> dict:
-        """Judge every notebook executor in the Spark namespace; delete those finished or pending too long."""
+        """Delete notebook executors finished or pending too long, then the sessions none of whose executors is live."""
         from datetime import timezone
 
         from sparkplane import settings
-        from sparkplane.kubernetes.notebook_sweep import sweep_notebook_executors as sweep
+        from sparkplane.kubernetes.notebook_sweep import sweep_notebook_executors, sweep_notebook_sessions
         from sparkplane.kubernetes.sweep import cluster_hook_or_skip
 
-        return sweep(
-            cluster_hook_or_skip("notebook executors"),
-            settings.SPARK_NAMESPACE,
-            now=datetime.now(timezone.utc),
-            keep=timedelta(minutes=params["notebook_keep_minutes"]),
-            dry_run=bool(params["dry_run"]),
-        )
+        hook = cluster_hook_or_skip("notebook executors")
+        options = {"keep": timedelta(minutes=params["notebook_keep_minutes"]), "dry_run": bool(params["dry_run"])}
+        executors = sweep_notebook_executors(hook, settings.SPARK_NAMESPACE, now=datetime.now(timezone.utc), **options)
+        sessions = sweep_notebook_sessions(hook, settings.SPARK_NAMESPACE, now=datetime.now(timezone.utc), **options)
+        return {"executors": executors, "sessions": sessions}
 
     sweep_driver_pods()
     sweep_notebook_executors()

@@ -107,25 +107,29 @@ def notebook_identity_kubeconfig(local_cluster: LocalCluster, output: Path) -> P
     apply_bootstrap(local_cluster)
     kubeconfig = mint_serviceaccount_kubeconfig(SPARK_NAMESPACE, "spark-notebook", settings=local_cluster.settings,
                                                 output=output)  # fmt: skip
-    probes = [  # (who, pod, the refusal that shows the policy acts)
-        (client.CoreV1Api(new_client_from_config(str(kubeconfig))),
+    notebook, admin = client.CoreV1Api(new_client_from_config(str(kubeconfig))), client.CoreV1Api(local_cluster.api_client())
+    probes = [  # (who creates, what, the refusal that shows the policy acts)
+        (notebook.create_namespaced_pod,
          restricted_pod("notebook-policy-probe", {"spark-role": "driver"}, "127.0.0.1:5000/none:0"),
          "only notebook executors"),
-        (client.CoreV1Api(local_cluster.api_client()),
+        (admin.create_namespaced_pod,
          restricted_pod("notebook-label-probe", {NOTEBOOK_LABEL: "true"}, "127.0.0.1:5000/none:0"),
          "only the notebook identity"),
+        (notebook.create_namespaced_secret,
+         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "notebook-secret-probe"}},
+         "only its session's Spark authentication secret"),
     ]  # fmt: skip
 
-    def refused(core, pod: dict, words: str) -> bool:
+    def refused(create, manifest: dict, words: str) -> bool:
         try:
-            core.create_namespaced_pod(SPARK_NAMESPACE, pod, dry_run="All")
+            create(SPARK_NAMESPACE, manifest, dry_run="All")
         except ApiException as error:
             return error.status == 403 and words in error.body
         return False
 
-    for core, pod, words in probes:
-        wait_for(lambda: refused(core, pod, words), bool, timeout_seconds=30,
-                 what=f"the notebook admission policy refusing {pod['metadata']['name']}")  # fmt: skip
+    for create, manifest, words in probes:
+        wait_for(lambda: refused(create, manifest, words), bool, timeout_seconds=30,
+                 what=f"the notebook admission policy refusing {manifest['metadata']['name']}")  # fmt: skip
     return kubeconfig
 
 

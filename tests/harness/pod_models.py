@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from kubernetes.client import (
     CoreV1Event,
+    V1ConfigMap,
     V1ContainerState,
     V1ContainerStateRunning,
     V1ContainerStateTerminated,
@@ -97,14 +98,26 @@ def event(reason: str, message: str, *, about: str = "driver", at: datetime | No
 
 
 class RecordingHook:
-    """The two calls a sweep makes of ``SparkKubernetesHook``, answered from ``pods``; it records
-    the selectors asked and the pods deleted, and refuses (``PodChanged``) those named in ``changed``."""
+    """The calls a sweep makes of ``SparkKubernetesHook``, answered from ``pods`` and ``config_maps``;
+    it records the selectors asked and the objects deleted, and refuses those named in ``changed``
+    (a pod with ``PodChanged``, a ConfigMap by answering that it was gone)."""
 
-    def __init__(self, pods: list[V1Pod]):
+    def __init__(self, pods: list[V1Pod], config_maps: list[V1ConfigMap] = ()):
         self.pods = pods
+        self.config_maps = list(config_maps)
         self.deleted: list[tuple[str, str]] = []
         self.selectors: list[tuple[str, str]] = []
         self.changed: set[str] = set()
+
+    def list_config_maps(self, namespace: str, label_selector: str) -> list[V1ConfigMap]:
+        self.selectors.append((namespace, label_selector))
+        return self.config_maps
+
+    def delete_config_map(self, name: str, namespace: str, *, uid: str) -> bool:
+        if name in self.changed:
+            return False
+        self.deleted.append((namespace, name))
+        return True
 
     def list_pods(self, namespace: str, label_selector: str) -> list[V1Pod]:
         self.selectors.append((namespace, label_selector))

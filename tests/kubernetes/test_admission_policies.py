@@ -179,3 +179,30 @@ def test_any_pod_in_namespace_spark_references_only_allowlisted_secrets(local_cl
     with allowlisted_secrets(local_cluster, secret):
         admin.create_namespaced_pod(SPARK_NAMESPACE, pod, dry_run="All")
 
+
+
+def _mounting(pod: dict, secret: str) -> dict:
+    pod["spec"]["volumes"] = [{"name": "spark-auth", "secret": {"secretName": secret}}]
+    return pod
+
+
+def test_an_executor_mounts_the_spark_auth_secret_of_the_driver_that_creates_it_and_no_other(admin, drivers, as_first_driver):
+    node = simulated_node(admin)
+    first, second = (driver.metadata.name for driver in drivers)
+    as_first_driver.create_namespaced_pod(SPARK_NAMESPACE, _mounting(_executor(drivers[0], node), f"{first}-spark-auth"),
+                                          dry_run="All")  # fmt: skip
+    # An owner reference claiming the second driver as well does not make its secret the first's.
+    claiming = _mounting(_executor(drivers[0], node), f"{second}-spark-auth")
+    claiming["metadata"]["ownerReferences"].append({"apiVersion": "v1", "kind": "Pod", "name": second,
+                                                    "uid": drivers[1].metadata.uid})  # fmt: skip
+    message = _refusal(lambda: as_first_driver.create_namespaced_pod(SPARK_NAMESPACE, claiming, dry_run="All"))
+    assert f"may mount only allowlisted Secrets; not allowlisted: {second}-spark-auth" in message
+    # Nor does a pod named like a notebook session's anchor get that session's secret.
+    posing = _mounting(_executor(drivers[0], node), "notebook-0123456789ab-spark-auth")
+    posing["metadata"]["name"] = "notebook-0123456789ab"
+    posing["metadata"]["labels"]["sparkplane.dev/notebook-session"] = "0123456789ab"
+    message = _refusal(lambda: as_first_driver.create_namespaced_pod(SPARK_NAMESPACE, posing, dry_run="All"))
+    assert "not allowlisted: notebook-0123456789ab-spark-auth" in message
+    # The platform (here cluster admin) making an executor for a driver: the owner reference says whose.
+    admin.create_namespaced_pod(SPARK_NAMESPACE, _mounting(_executor(drivers[1], node), f"{second}-spark-auth"),
+                                dry_run="All")  # fmt: skip

@@ -1,7 +1,9 @@
 """The spark_pod_sweep DAG on the real cluster, with real Airflow, as the platform's identity.
 
 Notebook executors (created by the notebook identity, owned by no pod) are swept by their own
-task: one that failed two hours ago goes, a running one stays.
+task: one that failed two hours ago goes, a running one stays; then the session of the one that
+failed, which has no live executor, loses its anchor and, through it, its Spark authentication
+secret, while the running one's session keeps both.
 
 Driver pods are created on simulated nodes (KWOK takes them to Running; a status patch, as a
 kubelet would write it, makes some of them Failed two hours ago), labelled exactly as the
@@ -33,6 +35,7 @@ from sparkplane.job_spec import SparkJobSpec
 from sparkplane.kubernetes.driver_pod import KubernetesTarget, build_driver_pod
 from sparkplane.kubernetes.identity import DRIVER_CONTAINER_NAME, SPARK_NAMESPACE, TaskTry
 from sparkplane.kubernetes.pod_templates import restricted_container_security, restricted_pod_security
+from sparkplane.notebook.session_auth import close_session_auth, open_session_auth
 
 pytestmark = pytest.mark.cluster
 
@@ -73,6 +76,16 @@ def _phases(core: client.CoreV1Api, names) -> dict[str, str | None]:
     return {name: _phase(core, name) for name in names}
 
 
+def _secret_exists(core: client.CoreV1Api, name: str) -> bool:
+    try:
+        core.read_namespaced_secret(name, SPARK_NAMESPACE)
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
+
+
 def _finished_run_id(airflow_home: Path) -> str:
     with sqlite3.connect(airflow_home / "airflow.db") as db:
         (state, run_id), = db.execute(
@@ -107,10 +120,12 @@ def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_c
         "other_deployment_expired": _driver(TaskTry(f"failed_{tag}", "job", "manual__1", 1, deployment=theirs), node,
                                             keep_failed_seconds=3600),
     }
-    notebook_pods = {role: on_simulated_node(restricted_pod(f"{role.replace('_', '-')}-{tag}", NOTEBOOK_EXECUTOR, SIMULATED_IMAGE), node)
-                     for role in ("notebook_ended", "notebook_running")}  # fmt: skip
-    names = {role: pod["metadata"]["name"] for role, pod in {**pods, **notebook_pods}.items()}
     notebook = client.CoreV1Api(new_client_from_config(str(notebook_kubeconfig)))
+    sessions = {role: open_session_auth(notebook, SPARK_NAMESPACE, tmp_path) for role in ("notebook_ended", "notebook_running")}
+    notebook_pods = {role: on_simulated_node(restricted_pod(f"{role.replace('_', '-')}-{tag}", {
+        **NOTEBOOK_EXECUTOR, "sparkplane.dev/notebook-session": auth.session}, SIMULATED_IMAGE), node)
+        for role, auth in sessions.items()}  # fmt: skip
+    names = {role: pod["metadata"]["name"] for role, pod in {**pods, **notebook_pods}.items()}
     try:
         for pod in pods.values():
             core.create_namespaced_pod(SPARK_NAMESPACE, pod)
@@ -134,7 +149,9 @@ def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_c
                          "its keep time of 1h is over", dry_log), dry_log[-5000:]
         assert all(_phase(core, n) is not None for n in names.values()), "a dry run deleted a pod"
 
-        sweep = run_dag("spark_pod_sweep", connection=airflow_connection, airflow_home=home, dags_folder=dags)
+        # A keep time of 0 for notebooks: the sessions above started a moment ago.
+        sweep = run_dag("spark_pod_sweep", {"notebook_keep_minutes": 0}, connection=airflow_connection, airflow_home=home,
+                        dags_folder=dags)  # fmt: skip
         log = sweep.stdout + sweep.stderr
         assert sweep.returncode == 0, log[-5000:]
         assert (
@@ -149,9 +166,18 @@ def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_c
         assert names["other_deployment_same_task"] not in log and names["other_deployment_expired"] not in log
         assert "Deleted 2 of 4 driver pod(s) in namespace spark; kept 2" in log
         assert re.search(rf"Deleted notebook executor spark/{names['notebook_ended']}: Failed 2h( \d+m)? ago; its keep time "
-                         "of 1h is over", log), log[-5000:]
+                         "of 0s is over", log), log[-5000:]
         assert (f"Keeping notebook executor spark/{names['notebook_running']}: Running; an executor ends by itself once "
                 "its notebook is gone") in log
+        ended, running = sessions["notebook_ended"], sessions["notebook_running"]
+        assert re.search(rf"Deleted notebook session spark/{ended.anchor_name} and its secret: started \S+ ago and no "
+                         "executor of it is live", log), log[-5000:]
+        assert re.search(rf"Keeping notebook session spark/{running.anchor_name}: started \S+ ago; an executor of it "
+                         "is live", log), log[-5000:]
+        # The garbage collector deletes the secret its anchor owned; the live session keeps its own.
+        wait_for(lambda: _secret_exists(core, ended.secret_name), lambda exists: not exists, timeout_seconds=60,
+                 what="the dead session's secret to be collected")  # fmt: skip
+        assert _secret_exists(core, running.secret_name)
 
         wait_for(lambda: _phases(core, [names["orphan"], names["expired"], names["notebook_ended"]]),
                  lambda phases: all(p is None for p in phases.values()), timeout_seconds=60,
@@ -163,6 +189,8 @@ def test_the_sweep_deletes_expired_and_orphaned_drivers_and_nothing_else(local_c
         assert _phase(core, names["other_deployment_expired"]) == "Failed"
         assert _phase(core, names["notebook_running"]) == "Running"
     finally:
+        for auth in sessions.values():
+            close_session_auth(notebook, auth)
         for name in names.values():
             try:
                 core.delete_namespaced_pod(name, SPARK_NAMESPACE, grace_period_seconds=0)

@@ -42,7 +42,7 @@ from sparkplane.kubernetes.api_errors import (
 )
 
 if TYPE_CHECKING:
-    from kubernetes.client import CoreV1Event, V1Node, V1Pod, V1ResourceQuota
+    from kubernetes.client import CoreV1Event, V1ConfigMap, V1Node, V1Pod, V1ResourceQuota
 
 
 Result = TypeVar("Result")
@@ -185,6 +185,29 @@ class SparkKubernetesHook:
             if error.status == HTTP_CONFLICT and preconditions is not None:
                 raise PodChanged(name, namespace) from error
             raise translate_api_error(error, action=f"delete pods in namespace {namespace!r}") from error
+        return True
+
+    @reaching_the_api
+    def list_config_maps(self, namespace: str, label_selector: str) -> list[V1ConfigMap]:
+        """Return the ConfigMaps matching ``label_selector``."""
+        try:
+            return self.core_v1.list_namespaced_config_map(
+                namespace=namespace, label_selector=label_selector, _request_timeout=self._timeout
+            ).items
+        except ApiException as error:
+            raise translate_api_error(error, action=f"list configmaps in namespace {namespace!r}") from error
+
+    @reaching_the_api
+    def delete_config_map(self, name: str, namespace: str, *, uid: str) -> bool:
+        """Delete the ConfigMap with exactly this uid and what it owns; return False if it was gone."""
+        options = client.V1DeleteOptions(propagation_policy="Background", preconditions=client.V1Preconditions(uid=uid))
+        try:
+            self.core_v1.delete_namespaced_config_map(name=name, namespace=namespace, body=options,
+                                                      _request_timeout=self._timeout)  # fmt: skip
+        except ApiException as error:
+            if error.status in (HTTP_NOT_FOUND, HTTP_CONFLICT):  # gone, or another object under the name now
+                return False
+            raise translate_api_error(error, action=f"delete configmaps in namespace {namespace!r}") from error
         return True
 
     @reaching_the_api

@@ -61,6 +61,8 @@ APPLICATION_ID_LABEL = "spark-app-selector"
 #: Label of a notebook session's executors (client mode: owned by no pod). Only the notebook
 #: identity may create a pod with it or add it (spark-bootstrap/40-notebooks.yaml).
 NOTEBOOK_LABEL = LABEL_PREFIX + "notebook"
+#: Label of what one notebook session made (its executors, its anchor ConfigMap and secret): the session's id.
+NOTEBOOK_SESSION_LABEL = LABEL_PREFIX + "notebook-session"
 
 # --- annotations ----------------------------------------------------------------------------
 #: The exact, unsanitised values, for people and for reattaching.

@@ -216,16 +216,19 @@ def sweep_drivers(
             else:
                 log.info("Deleted %s/%s and what it owns: %s", namespace, verdict.pod_name, verdict.reason)
         deleted.append({"pod": verdict.pod_name, "reason": verdict.reason})
-    return sweep_summary(log, "driver", namespace, dry_run=dry_run, deleted=deleted, kept=kept)
+    return sweep_summary(log, "driver pod", namespace, dry_run=dry_run, deleted=deleted, kept=kept)
 
 
 def sweep_summary(
     log: logging.Logger | logging.LoggerAdapter, kind: str, namespace: str, *, dry_run: bool,
     deleted: list[dict[str, str]], kept: list[dict[str, str]],
 ) -> dict[str, Any]:  # fmt: skip
-    """Log the sweep's last line ("Deleted 2 of 3 driver pod(s) ..."); return its result for XCom."""
+    """Log the sweep's last line ("Deleted 2 of 3 driver pod(s) ..."); return its result for XCom.
+
+    :param kind: what was swept, in the singular: ``driver pod``.
+    """
     log.info(
-        "%s %d of %d %s pod(s) in namespace %s; kept %d",
+        "%s %d of %d %s(s) in namespace %s; kept %d",
         "Would delete" if dry_run else "Deleted", len(deleted), len(deleted) + len(kept), kind, namespace, len(kept),
     )  # fmt: skip
     return {"namespace": namespace, "dry_run": dry_run, "deleted": deleted, "kept": kept}

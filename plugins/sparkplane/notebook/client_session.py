@@ -13,7 +13,9 @@ connect back to it. What a hand-written builder gets wrong, this gets right:
   Spark as files (CA and token, mode 0600), never as values in Spark's configuration; Spark's
   bundled Kubernetes client cannot read an EC private key, which is what the cluster's admin
   kubeconfig holds;
-- a driver address executors can reach (``driver_host``), checked not to be a loopback address.
+- a driver address executors can reach (``driver_host``), checked not to be a loopback address;
+- Spark's authentication and RPC encryption, with a secret the kernel and its executors share
+  and no pod spec holds (``session_auth``), so no other pod can join the session as an executor.
 """
 
 from __future__ import annotations
@@ -25,16 +27,19 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sparkplane import spark_conf as c
 from sparkplane.bootstrap.submit_conf import POD_TEMPLATE_DIR, bootstrap_spark_conf
-from sparkplane.kubernetes.identity import NOTEBOOK_LABEL
+from sparkplane.kubernetes.identity import NOTEBOOK_LABEL, SPARK_NAMESPACE
+from sparkplane.notebook.session_auth import NotebookSessionAuth, close_session_auth, open_session_auth, session_auth_conf
 
 if TYPE_CHECKING:
+    from kubernetes.client import CoreV1Api
     from pyspark.sql import SparkSession
 
 #: Where the notebook's kubeconfig is, when not given: this variable, then ~/.kube/sparkplane-notebook.
@@ -66,7 +71,7 @@ def client_session(
     check: bool = True,
     pod_template_dir: str | Path = POD_TEMPLATE_DIR,
 ) -> SparkSession:
-    """Start (or return the running) client-mode SparkSession with executors on the cluster.
+    """Start a client-mode SparkSession with executors on the cluster, or return the one running.
 
     :param image: the platform's Spark image, by digest (what ``make image`` printed).
     :param notebook: this notebook's file, checked against the image before anything starts;
@@ -82,34 +87,38 @@ def client_session(
         package carries): another folder holding ``executor.yaml``.
     :raises NotebookSessionError: the image does not fit the notebook, or a setting is missing.
     """
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    if SparkContext._active_spark_context is not None:  # what PySpark itself asks to know a context runs
+        return SparkSession.builder.getOrCreate()
     if not (Path(pod_template_dir) / "executor.yaml").is_file():
         raise NotebookSessionError(f"no executor pod template in {pod_template_dir}: pass pod_template_dir= the "
                                    "platform's spark-bootstrap/pod-templates folder.")  # fmt: skip
     if check:
         _check_notebook(notebook_file(notebook), image)
-    server, ca_pem, token = kubeconfig_credentials(Path(kubeconfig or os.environ.get(KUBECONFIG_VARIABLE) or DEFAULT_KUBECONFIG))
+    kubeconfig_path = Path(kubeconfig or os.environ.get(KUBECONFIG_VARIABLE) or DEFAULT_KUBECONFIG)
+    server, ca_pem, token = kubeconfig_credentials(kubeconfig_path)
     host = driver_host or os.environ.get(DRIVER_HOST_VARIABLE) or _address_towards(server)
-    settings = client_session_conf(
-        image=image, server=server, credential_files=_private_files(ca_pem, token), driver_host=host,
-        executors=executors, executor_memory=executor_memory, executor_cores=executor_cores, conf=conf or {},
-        pod_template_dir=Path(pod_template_dir),
-    )  # fmt: skip
-    from pyspark.sql import SparkSession
-
-    builder = SparkSession.builder.appName(app_name)
-    for key, value in settings.items():
-        builder = builder.config(key, value)
-    # PySpark tells executors which interpreter to start from PYSPARK_PYTHON as the context starts;
-    # a kernel's own (a path on this machine) does not exist in the image, whose is python3.
-    previous = os.environ.get("PYSPARK_PYTHON")
-    os.environ["PYSPARK_PYTHON"] = IMAGE_PYTHON
+    folder = _private_folder()
+    core = _notebook_api(kubeconfig_path)
+    auth = _open_auth(core, folder, server)
     try:
-        return builder.getOrCreate()
-    finally:
-        if previous is None:
-            del os.environ["PYSPARK_PYTHON"]
-        else:
-            os.environ["PYSPARK_PYTHON"] = previous
+        settings = client_session_conf(
+            image=image, server=server, credential_files=_private_files(folder, ca_pem, token), driver_host=host,
+            executors=executors, executor_memory=executor_memory, executor_cores=executor_cores, conf=conf or {},
+            pod_template_dir=Path(pod_template_dir), auth=auth,
+        )  # fmt: skip
+
+        def end_session() -> None:
+            _close_session(core, auth)
+            shutil.rmtree(folder, ignore_errors=True)
+
+        _start_context(app_name, settings, on_stop=end_session)
+    except BaseException:
+        _close_session(core, auth)
+        raise
+    return SparkSession.builder.getOrCreate()
 
 
 def client_session_conf(
@@ -122,11 +131,13 @@ def client_session_conf(
     executor_memory: str,
     executor_cores: int,
     conf: Mapping[str, str],
+    auth: NotebookSessionAuth,
     pod_template_dir: Path = POD_TEMPLATE_DIR,
 ) -> dict[str, str]:
     """Return the Spark settings of a client-mode session against ``server`` (pure).
 
     :param credential_files: the API server's CA certificate and the notebook identity's token.
+    :param auth: the session's authentication secret (``session_auth.open_session_auth``).
     :raises NotebookSessionError: ``driver_host`` is a loopback address, or ``conf`` replaces a platform setting.
     """
     try:
@@ -154,7 +165,10 @@ def client_session_conf(
         c.SPARK_EXECUTOR_MEMORY: executor_memory,
         c.SPARK_EXECUTOR_CORES: str(executor_cores),
         "spark.kubernetes.driver.reusePersistentVolumeClaim": "false",
+        # A client-mode driver has no Service; deleting one as Spark stops would log a Forbidden stack.
+        "spark.kubernetes.driver.service.deleteOnTermination": "false",
         c.SPARK_EXECUTOR_LABEL_PREFIX + NOTEBOOK_LABEL: "true",
+        **session_auth_conf(auth),
     }  # fmt: skip
     replaced = sorted(key for key in conf if key in platform and conf[key] != platform[key])
     if replaced:
@@ -188,11 +202,109 @@ def kubeconfig_credentials(path: Path) -> tuple[str, bytes, str]:
     return cluster["server"], base64.b64decode(cluster["certificate-authority-data"]), user["token"]
 
 
-def _private_files(ca_pem: bytes, token: str) -> tuple[Path, Path]:
-    """Write the CA and the token to a folder only this user reads, removed when the kernel
-    exits; Spark gets their paths."""
+#: The sessions this kernel opened, with the API that opened them: (api, auth).
+_opened_sessions: list[tuple[CoreV1Api, NotebookSessionAuth]] = []
+
+
+def _private_folder() -> Path:
+    """Return a new folder only this user reads (``mkdtemp`` makes it 0700), removed when the session
+    stops or the process exits."""
     folder = Path(tempfile.mkdtemp(prefix="sparkplane-notebook-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def _notebook_api(kubeconfig: Path) -> CoreV1Api:
+    from kubernetes.client import CoreV1Api
+    from kubernetes.config import new_client_from_config
+
+    return CoreV1Api(new_client_from_config(str(kubeconfig)))
+
+
+def _open_auth(core: CoreV1Api, folder: Path, server: str) -> NotebookSessionAuth:
+    """Make this session's secret; it is deleted when the session stops (``spark.stop()``), else when
+    the process exits (a script), else by the pod sweep once the kernel is gone."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        auth = open_session_auth(core, SPARK_NAMESPACE, folder)
+    except ApiException as error:
+        raise NotebookSessionError(
+            f"the cluster refused the session's authentication secret in namespace {SPARK_NAMESPACE} "
+            f"({error.status} {error.reason}: {_api_message(error)}). The notebook identity spark-notebook "
+            "creates it; if the cluster's platform settings predate this, apply spark-bootstrap/ again (make bootstrap)."
+        ) from error
+    except HTTPError as error:
+        raise NotebookSessionError(f"cannot reach the Kubernetes API server at {server}: {error}") from error
+    _opened_sessions.append((core, auth))
+    return auth
+
+
+def _start_context(app_name: str, settings: Mapping[str, str], *, on_stop: Callable[[], None]) -> None:
+    """Start the kernel's SparkContext with ``settings``; ``on_stop`` runs once it has stopped.
+
+    A kernel's exit is no place for clean-up: Jupyter kills a kernel that takes more than five
+    seconds to exit, and a kernel that ran a Spark session takes about thirty, so its ``atexit``
+    handlers never run. ``spark.stop()`` (which stops the context) is where a session ends.
+    """
+    from pyspark import SparkConf, SparkContext
+
+    class NotebookSessionContext(SparkContext):
+        def stop(self) -> None:
+            try:
+                super().stop()
+            finally:
+                on_stop()
+
+    spark_conf = SparkConf().setAppName(app_name).setAll(list(settings.items()))
+    # PySpark tells executors which interpreter to start from PYSPARK_PYTHON as the context starts;
+    # a kernel's own (a path on this machine) does not exist in the image, whose is python3.
+    previous = os.environ.get("PYSPARK_PYTHON")
+    os.environ["PYSPARK_PYTHON"] = IMAGE_PYTHON
+    try:
+        NotebookSessionContext(conf=spark_conf)
+    finally:
+        if previous is None:
+            del os.environ["PYSPARK_PYTHON"]
+        else:
+            os.environ["PYSPARK_PYTHON"] = previous
+
+
+def _close_session(core: CoreV1Api, auth: NotebookSessionAuth) -> None:
+    """Delete a session's secret (through its anchor) and forget it; a second call does nothing.
+    A failure is a warning: the session has ended either way, and the pod sweep deletes what is left."""
+    if (core, auth) not in _opened_sessions:
+        return
+    _opened_sessions.remove((core, auth))
+    try:
+        close_session_auth(core, auth)
+    except Exception as error:  # noqa: BLE001 - the API's and the network's errors alike
+        warnings.warn(f"could not delete this session's ConfigMap {SPARK_NAMESPACE}/{auth.anchor_name} and its Spark "
+                      f"authentication secret ({error}); the pod sweep deletes them once the keep time is over",
+                      stacklevel=2)  # fmt: skip
+
+
+def _close_all_sessions() -> None:
+    """At the exit of a Python process (a script; Jupyter kills a kernel before this runs)."""
+    for core, auth in list(_opened_sessions):
+        _close_session(core, auth)
+
+
+atexit.register(_close_all_sessions)
+
+
+def _api_message(error: Exception) -> str:
+    import json
+
+    try:
+        return json.loads(error.body)["message"]
+    except (TypeError, ValueError, KeyError):
+        return str(getattr(error, "body", "") or error)
+
+
+def _private_files(folder: Path, ca_pem: bytes, token: str) -> tuple[Path, Path]:
+    """Write the CA and the token to ``folder`` (only this user reads it); Spark gets their paths."""
     ca_file, token_file = folder / "ca.crt", folder / "token"
     for path, content in ((ca_file, ca_pem), (token_file, token.encode())):
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -132,8 +132,10 @@ SPARK_DRIVER_VERBS = ("get", "list", "watch", "create", "patch", "delete", "dele
 DRIVER_RIGHTS = rights(("pods", "services", "configmaps"), SPARK_DRIVER_VERBS)
 # A notebook's kernel as Spark's client-mode driver (Role spark-notebook, 40-notebooks.yaml): the
 # driver's verbs on its executors and their configmap; no services, since executors reach the
-# notebook's host directly. Asked by the RBAC-check DAG, used by notebook/client_session.py.
-NOTEBOOK_RIGHTS = rights(("pods", "configmaps"), SPARK_DRIVER_VERBS)
+# notebook's host directly. Asked by the RBAC-check DAG, used by notebook/client_session.py. And
+# each session's Spark authentication secret (notebook/session_auth.py): create only, never read;
+# it is owned by the session's anchor ConfigMap, whose deletion deletes it.
+NOTEBOOK_RIGHTS = rights(("pods", "configmaps"), SPARK_DRIVER_VERBS) + rights(["secrets"], ["create"])
 
 # The operator in namespace spark (Role sparkplane-airflow there, 20-airflow.yaml):
 AIRFLOW_JOB_RIGHTS = (
@@ -151,6 +153,9 @@ AIRFLOW_JOB_RIGHTS = (
     *rights(["localsubjectaccessreviews"], ["create"], group="authorization.k8s.io"),
     # kubernetes/preflight.check_quota_headroom reads what the quotas leave. Read-only.
     *rights(["resourcequotas"], ["get", "list"]),
+    # kubernetes/notebook_sweep.py deletes the anchor ConfigMaps of notebook sessions whose kernel
+    # is gone (and, through owner references, their Spark authentication secrets).
+    *rights(["configmaps"], ["list", "delete"]),
 )
 # The RBAC-check DAG in namespace spark (same Role): reads the Roles and bindings that reach
 # spark-sa, and spark-sa and spark-executor themselves. Read-only.

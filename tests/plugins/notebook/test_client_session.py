@@ -13,14 +13,16 @@ from sparkplane.notebook.client_session import (
     kubeconfig_credentials,
     notebook_file,
 )
+from sparkplane.notebook.session_auth import NotebookSessionAuth
 
 IMAGE = "127.0.0.1:5000/sparkplane/spark@sha256:" + "ab" * 32
 FILES = (Path("/private/ca.crt"), Path("/private/token"))
+AUTH = NotebookSessionAuth("0123456789ab", "spark", Path("/private/spark-auth-0123456789ab"))
 
 
 def _conf(**overrides):
     arguments = {"image": IMAGE, "server": "https://10.0.0.1:6443", "credential_files": FILES,
-                 "driver_host": "10.244.0.1", "executors": 2, "executor_memory": "1g", "executor_cores": 1, "conf": {}}
+                 "driver_host": "10.244.0.1", "executors": 2, "executor_memory": "1g", "executor_cores": 1, "conf": {}, "auth": AUTH}
     return client_session_conf(**{**arguments, **overrides})
 
 
@@ -37,6 +39,8 @@ def test_the_session_is_the_platforms_with_credentials_as_files_and_no_driver_po
     assert conf["spark.kubernetes.executor.label.sparkplane.dev/notebook"] == "true"
     assert (conf["spark.driver.host"], conf["spark.executor.instances"]) == ("10.244.0.1", "2")
     assert conf["spark.sql.shuffle.partitions"] == "4"
+    assert conf["spark.authenticate"] == "true" and conf["spark.network.crypto.enabled"] == "true"
+    assert conf["spark.authenticate.secret.driver.file"] == "/private/spark-auth-0123456789ab"
     assert not any("driver.podTemplateFile" in key or "driver.serviceAccountName" in key for key in conf)
 
 
