@@ -7,6 +7,7 @@ the task would render them; an output is the value of an option named ``--output
 
 from __future__ import annotations
 
+import functools
 import runpy
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -21,8 +22,14 @@ DAY = datetime(2026, 11, 30, tzinfo=UTC)
 PIPELINES = ["daily_sales", "revenue_by_region"]
 
 
+@functools.cache
+def _dag(dag_id: str):
+    """The pipeline's DAG, its file run once for every test of the module."""
+    return runpy.run_path(str(PROJECT_ROOT / "dags" / f"{dag_id}.py"))["dag"]
+
+
 def _outputs(dag_id: str, dag_run: SimpleNamespace) -> dict[str, list[str]]:
-    dag = runpy.run_path(str(PROJECT_ROOT / "dags" / f"{dag_id}.py"))["dag"]
+    dag = _dag(dag_id)
     environment = dag.get_template_env()
     params = {name: dag.params[name] for name in dag.params}
     outputs = {}
