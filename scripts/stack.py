@@ -15,7 +15,12 @@ object store. Then it waits until every service is healthy and says where the UI
 
 ``build`` makes the images (and starts the engine) without starting the stack.
 
+``upload FOLDER PATH`` puts a local folder's files at PATH under the stack's data root in the
+cluster's object store (``s3a://sparkplane/stack/PATH``), replacing what was there: the input of
+a pipeline, such as the worked example's orders.
+
 Usage: scripts/stack up [--cluster] [--port PORT] [--history-port PORT] | build | down | status
+                     | upload FOLDER PATH
 """
 
 from __future__ import annotations
@@ -439,6 +444,35 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
+def upload(args: argparse.Namespace) -> int:
+    """Replace what is at ``args.path`` under the stack's data root with the files of ``args.folder``."""
+    deployment = STATE / "deployment.env"
+    if not deployment.exists() or f"SPARKPLANE_DATA_ROOT={CLUSTER_DATA_ROOT}\n" not in deployment.read_text():
+        raise StackError("no stack on the cluster runs here: `make up-cluster` starts one (a stack in local mode keeps "
+                         "its data in the workers' volume, which jobs there fill themselves)")  # fmt: skip
+    folder, path = Path(args.folder), args.path.strip("/")
+    files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+    if not files:
+        raise StackError(f"{folder} is no folder with files in it: give the local folder to upload")
+    if not path or ".." in path.split("/"):
+        raise StackError(f"{args.path!r} is no path under the data root: give one like data/orders")
+    from localcluster import object_store
+    from localcluster.settings import load_settings
+
+    from sparkplane.storage.object_store import object_store_from_json
+
+    store = object_store_from_json("object_store", object_store.airflow_connection(object_store.platform_access(load_settings())))
+    bucket, prefix = CLUSTER_DATA_ROOT.removeprefix("s3a://").split("/", 1)
+    s3, key_prefix = store.s3_client(), f"{prefix}/{path}/"
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
+    for file in files:
+        s3.upload_file(str(file), bucket, key_prefix + file.relative_to(folder).as_posix())
+    say(f"uploaded {len(files)} file(s) from {folder} to {CLUSTER_DATA_ROOT}/{path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/stack", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -453,9 +487,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("build", help="build the stack's images (and start the Docker engine) without starting the stack")
     commands.add_parser("down", help="stop the stack and remove its containers, network, volumes and state")
     commands.add_parser("status", help="each service's health")
+    put = commands.add_parser("upload", help="replace a folder under the stack's data root with a local one's files")
+    put.add_argument("folder", help="the local folder, e.g. notebooks/data/orders")
+    put.add_argument("path", help="where under the data root, e.g. data/orders (s3a://sparkplane/stack/data/orders)")
     args = parser.parse_args(argv)
     try:
-        return {"up": up, "build": build, "down": down, "status": status}[args.command](args)
+        return {"up": up, "build": build, "down": down, "status": status, "upload": upload}[args.command](args)
     except StackError as error:
         print(f"stack: error: {error}", file=sys.stderr)
         return 1

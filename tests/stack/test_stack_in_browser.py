@@ -5,7 +5,9 @@ compose/, connected to the local cluster as the platform's identity, and the UI 
 
 A run triggered from the UI's form runs on the cluster and its task log reads in folded sections,
 linking to the job's application in the History Server; the example pipeline triggered from its
-form publishes beside the scheduled run the unpausing starts; a run the job refuses ends its log
+form publishes beside the scheduled run the unpausing starts; the README's worked example
+(``daily_sales``, converted from a notebook) runs on its schedule and, triggered from a notebook in
+a real kernel, with the notebook's parameters, each writing its own report; a run the job refuses ends its log
 with Cause and Fix in view, without a retry, and leaves a debug bundle beside its log; no secret of
 the stack is in any log or bundle it wrote, any rendered template or any container's settings;
 ``down`` leaves no container, volume, network or pod of the stack's jobs. Screenshots are kept in
@@ -22,6 +24,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 from urllib.parse import quote, unquote
 
 import pytest
@@ -146,6 +149,15 @@ def test_a_run_triggered_from_the_form_runs_on_the_cluster_and_its_log_reads_in_
     assert "Created driver pod spark/spark-smoke-test-run-smoke-test-" in log, log[-3000:]
 
 
+def _patch(stack: Stack, path: str, body: dict) -> None:
+    """``PATCH /api/v2/<path>`` as the stack's admin, as the README's REST example does."""
+    import httpx
+
+    token = httpx.post(f"{stack.url}/auth/token", json={"username": "admin", "password": stack.password}).json()
+    httpx.patch(f"{stack.url}/api/v2/{path}", json=body,
+                headers={"Authorization": f"Bearer {token['access_token']}"}).raise_for_status()  # fmt: skip
+
+
 def test_the_example_pipeline_triggered_from_its_form_publishes_beside_the_scheduled_run(stack):
     with browser_page() as page:
         _sign_in(page, stack)
@@ -177,6 +189,72 @@ def test_the_example_pipeline_triggered_from_its_form_publishes_beside_the_sched
     scheduled_log = _full_log(api, "revenue_by_region", scheduled["dag_run_id"], "revenue_by_region", task["try_number"])
     day = published.group(1)
     assert f"; published s3a://sparkplane/stack/revenue_by_region/{day}/report (" in scheduled_log, scheduled_log[-3000:]
+
+
+#: The worked example's report from the sample orders (notebooks/data/orders) for ten days to
+#: 2026-11-30, orders of 10.0 or more (tests/kubernetes/test_generated_dag_on_cluster.py derives it).
+WORKED_EXAMPLE_CONF = {"run_date": "2026-11-30", "days": 10, "min_amount": 10.0}
+WORKED_EXAMPLE_REPORT = [
+    ("2026-11-24", "amer", "large", 1, 420.0), ("2026-11-29", "amer", "medium", 1, 75.0),
+    ("2026-11-30", "emea", "large", 1, 250.0), ("2026-11-30", "emea", "small", 1, 12.5),
+]  # fmt: skip
+
+
+def _reports(s3, bucket: str, prefix: str) -> dict[str, list[tuple]]:
+    """Every report under ``prefix`` of ``bucket``, by its folder: sorted rows."""
+    import io
+
+    import pandas as pd
+
+    keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents", []) if item["Key"].endswith(".parquet")]  # fmt: skip
+    reports: dict[str, list[tuple]] = {}
+    for key in keys:
+        frame = pd.read_parquet(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+        rows = [(str(r.order_date), r.region, r.size_band, int(r.orders), float(r.revenue)) for r in frame.itertuples()]
+        reports.setdefault(key.removeprefix(prefix).rsplit("/", 1)[0], []).extend(rows)
+    return {folder: sorted(rows) for folder, rows in reports.items()}
+
+
+def test_the_worked_example_is_scheduled_and_triggered_from_a_notebook_on_the_cluster(stack, local_cluster, tmp_path):
+    """The README's worked example on the stack: the sample orders uploaded, daily_sales unpaused (its
+    scheduled run starts), then a notebook in a real kernel triggers it with its own parameters and
+    follows the run, which queues behind the scheduled one; each writes its own report."""
+    import nbformat
+    import papermill
+    from harness.platform import delete_prefix, platform_store_client
+
+    access, s3 = platform_store_client(local_cluster)
+    delete_prefix(s3, access.bucket, "stack/data/daily_sales/")  # reports of an earlier session's stack
+    upload = _stack("upload", str(PROJECT_ROOT / "notebooks" / "data" / "orders"), "data/orders", env=stack.env,
+                    timeout=120)  # fmt: skip
+    assert upload.returncode == 0, upload.stdout + upload.stderr
+    assert "uploaded 1 file(s) from" in upload.stdout and "s3a://sparkplane/stack/data/orders" in upload.stdout
+    _patch(stack, "dags/daily_sales", {"is_paused": False})
+
+    cell = (f"from sparkplane.client import trigger\nrun = trigger('daily_sales', conf={WORKED_EXAMPLE_CONF!r}, wait=True)\n"
+            "print('OUTCOME', run.state, run.run_id)")  # fmt: skip
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)]), tmp_path / "trigger.ipynb")
+    kernel_env = {"SPARKPLANE_AIRFLOW_URL": stack.url, "SPARKPLANE_AIRFLOW_USERNAME": "admin",
+                  "SPARKPLANE_AIRFLOW_PASSWORD": stack.password, "PYTHONPATH": str(PROJECT_ROOT / "plugins")}  # fmt: skip
+    with mock.patch.dict(os.environ, kernel_env):
+        papermill.execute_notebook(str(tmp_path / "trigger.ipynb"), str(tmp_path / "out.ipynb"), kernel_name="python3",
+                                   progress_bar=False, execution_timeout=1500)  # fmt: skip
+    shown = "\n".join(output.get("text", "") or output.get("data", {}).get("text/plain", "")  # printed, or shown in place
+                      for output in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].outputs)  # fmt: skip
+    outcome = re.search(r"OUTCOME success (\S+)", shown)
+    assert outcome, shown[-3000:]
+    assert "  daily_sales: success (try 1)" in shown and "--- last lines of daily_sales's log" in shown, shown[-3000:]
+
+    api = stack.api()
+    [scheduled] = wait_for(lambda: [run for run in api.dag_runs("daily_sales") if run["run_type"] == "scheduled"],
+                           bool, timeout_seconds=120, what="the scheduled run of daily_sales")  # fmt: skip
+    assert _wait_for_run(api, "daily_sales", scheduled["dag_run_id"], timeout_seconds=600) == "success"
+    reports = _reports(s3, access.bucket, "stack/data/daily_sales/")
+    manual = [folder for folder in reports if folder.endswith(f"/runs/{folder_name(outcome.group(1))}")]
+    assert len(manual) == 1 and reports[manual[0]] == sorted(WORKED_EXAMPLE_REPORT), reports
+    # The scheduled run's report is its date's, beside the manual run's own folder.
+    assert [folder for folder in reports if "/runs/" not in folder] == [scheduled["logical_date"][:10]], reports
 
 
 def _history_application(history_url: str, application_id: str) -> dict | None:
