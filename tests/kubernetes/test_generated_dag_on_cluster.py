@@ -1,6 +1,9 @@
 """The DAG converted from the sample notebook, on Kubernetes: real Airflow runs the generated
 ``daily_sales`` DAG with the platform's operator, the job's numpy UDF runs on executor pods from
-the platform image, and the report lands in the object store under the run's own folder."""
+the platform image, and the report lands in the object store under the run's own folder.
+
+A second proof: the stack's worked-example test runs the same DAG on the cluster through the real
+scheduler, so ``make test`` leaves this one to ``make test-long``."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from harness.pods import PodWatch
 from kubernetes import client
 from sparkplane.kubernetes.identity import SPARK_NAMESPACE
 
-pytestmark = [pytest.mark.cluster, pytest.mark.airflow]
+pytestmark = [pytest.mark.cluster, pytest.mark.airflow, pytest.mark.long]
 
 RUN_DATE = "2026-11-30"
 #: The notebook's test-input cell: six orders over eleven days.

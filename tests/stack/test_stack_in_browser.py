@@ -247,6 +247,9 @@ def test_the_worked_example_is_scheduled_and_triggered_from_a_notebook_on_the_cl
     assert "  daily_sales: success (try 1)" in shown and "--- last lines of daily_sales's log" in shown, shown[-3000:]
 
     api = stack.api()
+    [task] = api.task_instances("daily_sales", outcome.group(1))
+    log = _full_log(api, "daily_sales", outcome.group(1), "daily_sales", task["try_number"])
+    assert "daily_sales.py succeeded on Kubernetes" in log and "4 rows written to s3a://" in log, log[-3000:]
     [scheduled] = wait_for(lambda: [run for run in api.dag_runs("daily_sales") if run["run_type"] == "scheduled"],
                            bool, timeout_seconds=120, what="the scheduled run of daily_sales")  # fmt: skip
     assert _wait_for_run(api, "daily_sales", scheduled["dag_run_id"], timeout_seconds=600) == "success"
