@@ -8,8 +8,8 @@ starts, so never notices. The sweep deletes a notebook executor that finished, o
 Pending, longer than the keep time; a Running one is left to end by itself.
 
 Each session also made an anchor ConfigMap owning its Spark authentication secret
-(``sparkplane.notebook.session_auth``); the kernel deletes it when it exits, but not when it is
-killed. The sweep deletes the anchor (and so the secret) of a session none of whose executors is
+(``sparkplane.notebook.session_auth``); ``spark.stop()`` deletes it, a kernel shut down or killed
+without it does not. The sweep deletes the anchor (and so the secret) of a session none of whose executors is
 Pending or Running once the keep time since the session started is over.
 
 Only the notebook identity may create a pod or ConfigMap labelled ``sparkplane.dev/notebook`` or
