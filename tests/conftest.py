@@ -10,6 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 _airflow_home = tempfile.mkdtemp(prefix="sparkplane-tests-airflow-")
@@ -23,11 +25,16 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 pytest_plugins = ("harness.fixtures",)
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m selects: make test's lanes select by the cluster marker
 def pytest_collection_modifyitems(session, config, items):
-    """Run the modules that need the local cluster last, each in its usual order.
+    """Mark every test that uses the local cluster ``cluster``, and run those modules last.
 
-    On a fresh machine the cluster's binaries take many minutes to build; ``make test`` starts
-    that build first (scripts/warm-up), so the tests that need no cluster run beside it.
+    A test needing the cluster without the marker would otherwise run in make test's cluster-free
+    lane (scripts/test-lane) and start the cluster there, beside the lane that owns it.
     """
-    cluster_modules = {item.path for item in items if "local_cluster" in item.fixturenames}
+    cluster_modules = set()
+    for item in items:
+        if "local_cluster" in item.fixturenames:
+            item.add_marker(pytest.mark.cluster)
+            cluster_modules.add(item.path)
     items.sort(key=lambda item: item.path in cluster_modules)  # stable: the order within each group stays
