@@ -75,14 +75,16 @@ with DAG(
         from datetime import timezone
 
         from sparkplane import settings
-        from sparkplane.kubernetes.notebook_sweep import sweep_notebook_executors, sweep_notebook_sessions
+        from sparkplane.kubernetes.notebook_sweep import sweep_notebooks
         from sparkplane.kubernetes.sweep import cluster_hook_or_skip
 
-        hook = cluster_hook_or_skip("notebook executors")
-        options = {"keep": timedelta(minutes=params["notebook_keep_minutes"]), "dry_run": bool(params["dry_run"])}
-        executors = sweep_notebook_executors(hook, settings.SPARK_NAMESPACE, now=datetime.now(timezone.utc), **options)
-        sessions = sweep_notebook_sessions(hook, settings.SPARK_NAMESPACE, now=datetime.now(timezone.utc), **options)
-        return {"executors": executors, "sessions": sessions}
+        return sweep_notebooks(
+            cluster_hook_or_skip("notebook executors"),
+            settings.SPARK_NAMESPACE,
+            now=datetime.now(timezone.utc),
+            keep=timedelta(minutes=params["notebook_keep_minutes"]),
+            dry_run=bool(params["dry_run"]),
+        )
 
     sweep_driver_pods()
     sweep_notebook_executors()

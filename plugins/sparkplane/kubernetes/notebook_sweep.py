@@ -15,7 +15,8 @@ Pending or Running once the keep time since the session started is over.
 Only the notebook identity may create a pod or ConfigMap labelled ``sparkplane.dev/notebook`` or
 add that label (``spark-bootstrap/40-notebooks.yaml``), so the label says who made the object.
 ``judge_notebook_executors`` and ``judge_notebook_sessions`` decide (pure);
-``sweep_notebook_executors`` and ``sweep_notebook_sessions`` list, delete and log one line per object.
+``sweep_notebook_executors`` and ``sweep_notebook_sessions`` list, delete and log one line per object;
+``sweep_notebooks`` runs both, the executors first.
 """
 
 from __future__ import annotations
@@ -166,3 +167,20 @@ def sweep_notebook_sessions(
             log.info("Keeping notebook session %s/%s: %s", namespace, verdict.pod_name, verdict.reason)
             kept.append({"session": verdict.pod_name, "reason": verdict.reason})
     return sweep_summary(log, "notebook session", namespace, dry_run=dry_run, deleted=deleted, kept=kept)
+
+
+def sweep_notebooks(
+    hook: SparkKubernetesHook,
+    namespace: str,
+    *,
+    now: datetime,
+    keep: timedelta = timedelta(minutes=DEFAULT_NOTEBOOK_KEEP_MINUTES),
+    dry_run: bool = False,
+    log: logging.Logger | logging.LoggerAdapter = logging.getLogger(__name__),
+) -> dict[str, dict[str, Any]]:
+    """Sweep the notebook executors, then the sessions (judged on the executors left); return both summaries."""
+    options = {"now": now, "keep": keep, "dry_run": dry_run, "log": log}
+    return {
+        "executors": sweep_notebook_executors(hook, namespace, **options),
+        "sessions": sweep_notebook_sessions(hook, namespace, **options),
+    }

@@ -15,6 +15,7 @@ from sparkplane.kubernetes.notebook_sweep import (
     judge_notebook_sessions,
     sweep_notebook_executors,
     sweep_notebook_sessions,
+    sweep_notebooks,
 )
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
@@ -133,3 +134,12 @@ def test_the_session_sweep_deletes_dead_sessions_anchors_by_uid_and_says_so(capl
             "is live; its keep time of 1h is over") in caplog.text
     assert "Keeping notebook session spark/notebook-ffffffffffff: gone, or another object of that name" in caplog.text
     assert "Deleted 1 of 3 notebook session(s) in namespace spark; kept 2" in caplog.text
+
+
+def test_one_sweep_takes_the_executors_first_then_the_sessions_and_returns_both():
+    hook = RecordingHook([_executor("c-1", "Failed", ended_ago=2 * HOUR, session="c" * 12)],
+                         [_anchor("c" * 12, created_ago=3 * HOUR)])  # fmt: skip
+    result = sweep_notebooks(hook, "spark", now=NOW, keep=HOUR)
+    assert hook.deleted == [("spark", "c-1"), ("spark", "notebook-cccccccccccc")]
+    assert [d["pod"] for d in result["executors"]["deleted"]] == ["c-1"]
+    assert [d["session"] for d in result["sessions"]["deleted"]] == ["notebook-cccccccccccc"]
