@@ -113,13 +113,19 @@ def test_a_failing_run_raises_with_the_tasks_cause_and_fix(outcomes):
     assert "\nCause: " in text[4] and "\nFix: " in text[4]
 
 
-def test_a_paused_dag_is_refused_before_a_run_that_would_wait_forever(outcomes, airflow):
-    from sparkplane.client.trigger import PausedDag, trigger
+def test_a_paused_dag_is_refused_before_a_run_that_would_wait_forever_and_unpause_switches_it_on(outcomes, airflow):
+    from sparkplane.client.trigger import PausedDag, UnknownDag, trigger, unpause
 
     services, password = airflow
     services.airflow("dags", "pause", "notebook_client")
     environment = {"SPARKPLANE_AIRFLOW_URL": f"http://127.0.0.1:{services.port}",
                    "SPARKPLANE_AIRFLOW_USERNAME": "analyst", "SPARKPLANE_AIRFLOW_PASSWORD": password}  # fmt: skip
-    with mock.patch.dict(os.environ, environment), pytest.raises(PausedDag, match="is paused, so a run would wait forever"):
-        trigger("notebook_client", conf={"lines": 2})
-    assert len(services.query("SELECT 1 FROM dag_run WHERE dag_id = 'notebook_client'")) == 2
+    with mock.patch.dict(os.environ, environment):
+        with pytest.raises(PausedDag, match=r"is paused, so a run would wait forever: .* or with "
+                                            r"sparkplane.client.unpause\('notebook_client'\)"):  # fmt: skip
+            trigger("notebook_client", conf={"lines": 2})
+        assert len(services.query("SELECT 1 FROM dag_run WHERE dag_id = 'notebook_client'")) == 2
+        unpause("notebook_client")
+        assert services.query("SELECT is_paused FROM dag WHERE dag_id = 'notebook_client'") == [(0,)]
+        with pytest.raises(UnknownDag, match="has no DAG 'no_such_dag'"):
+            unpause("no_such_dag")

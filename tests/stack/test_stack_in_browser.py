@@ -34,6 +34,7 @@ from harness.platform import PROJECT_ROOT
 from harness.waits import wait_for
 from kubernetes import client
 
+from sparkplane.client import unpause
 from sparkplane.client.api import AirflowApi
 from sparkplane.client.credentials import AirflowCredentials
 from sparkplane.kubernetes.identity import DEPLOYMENT_LABEL, SPARK_NAMESPACE
@@ -149,15 +150,6 @@ def test_a_run_triggered_from_the_form_runs_on_the_cluster_and_its_log_reads_in_
     assert "Created driver pod spark/spark-smoke-test-run-smoke-test-" in log, log[-3000:]
 
 
-def _patch(stack: Stack, path: str, body: dict) -> None:
-    """``PATCH /api/v2/<path>`` as the stack's admin, as the README's REST example does."""
-    import httpx
-
-    token = httpx.post(f"{stack.url}/auth/token", json={"username": "admin", "password": stack.password}).json()
-    httpx.patch(f"{stack.url}/api/v2/{path}", json=body,
-                headers={"Authorization": f"Bearer {token['access_token']}"}).raise_for_status()  # fmt: skip
-
-
 def test_the_example_pipeline_triggered_from_its_form_publishes_beside_the_scheduled_run(stack):
     with browser_page() as page:
         _sign_in(page, stack)
@@ -202,18 +194,11 @@ WORKED_EXAMPLE_REPORT = [
 
 def _reports(s3, bucket: str, prefix: str) -> dict[str, list[tuple]]:
     """Every report under ``prefix`` of ``bucket``, by its folder: sorted rows."""
-    import io
+    from harness.platform import reports_under
 
-    import pandas as pd
-
-    keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            for item in page.get("Contents", []) if item["Key"].endswith(".parquet")]  # fmt: skip
-    reports: dict[str, list[tuple]] = {}
-    for key in keys:
-        frame = pd.read_parquet(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
-        rows = [(str(r.order_date), r.region, r.size_band, int(r.orders), float(r.revenue)) for r in frame.itertuples()]
-        reports.setdefault(key.removeprefix(prefix).rsplit("/", 1)[0], []).extend(rows)
-    return {folder: sorted(rows) for folder, rows in reports.items()}
+    return {folder: sorted((str(r.order_date), r.region, r.size_band, int(r.orders), float(r.revenue))
+                           for r in frame.itertuples())
+            for folder, frame in reports_under(s3, bucket, prefix).items()}  # fmt: skip
 
 
 def test_the_worked_example_is_scheduled_and_triggered_from_a_notebook_on_the_cluster(stack, local_cluster, tmp_path):
@@ -230,13 +215,14 @@ def test_the_worked_example_is_scheduled_and_triggered_from_a_notebook_on_the_cl
                     timeout=120)  # fmt: skip
     assert upload.returncode == 0, upload.stdout + upload.stderr
     assert "uploaded 1 file(s) from" in upload.stdout and "s3a://sparkplane/stack/data/orders" in upload.stdout
-    _patch(stack, "dags/daily_sales", {"is_paused": False})
+    kernel_env = {"SPARKPLANE_AIRFLOW_URL": stack.url, "SPARKPLANE_AIRFLOW_USERNAME": "admin",
+                  "SPARKPLANE_AIRFLOW_PASSWORD": stack.password, "PYTHONPATH": str(PROJECT_ROOT / "plugins")}  # fmt: skip
+    with mock.patch.dict(os.environ, kernel_env):
+        unpause("daily_sales")  # its scheduler starts the latest scheduled run
 
     cell = (f"from sparkplane.client import trigger\nrun = trigger('daily_sales', conf={WORKED_EXAMPLE_CONF!r}, wait=True)\n"
             "print('OUTCOME', run.state, run.run_id)")  # fmt: skip
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)]), tmp_path / "trigger.ipynb")
-    kernel_env = {"SPARKPLANE_AIRFLOW_URL": stack.url, "SPARKPLANE_AIRFLOW_USERNAME": "admin",
-                  "SPARKPLANE_AIRFLOW_PASSWORD": stack.password, "PYTHONPATH": str(PROJECT_ROOT / "plugins")}  # fmt: skip
     with mock.patch.dict(os.environ, kernel_env):
         papermill.execute_notebook(str(tmp_path / "trigger.ipynb"), str(tmp_path / "out.ipynb"), kernel_name="python3",
                                    progress_bar=False, execution_timeout=1500)  # fmt: skip

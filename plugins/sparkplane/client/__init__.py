@@ -7,6 +7,6 @@ No Airflow needed: plain HTTP (httpx) and jsonschema. Credentials come from the 
 netrc file (``sparkplane.client.credentials``), never from the notebook.
 """
 
-from sparkplane.client.trigger import PipelineRun, trigger
+from sparkplane.client.trigger import PipelineRun, trigger, unpause
 
-__all__ = ["PipelineRun", "trigger"]
+__all__ = ["PipelineRun", "trigger", "unpause"]

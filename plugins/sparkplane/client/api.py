@@ -50,6 +50,10 @@ class AirflowApi:
         answer = self._call("GET", "/api/v2/dags", params={"limit": limit}, what="listing DAGs")
         return [dag["dag_id"] for dag in answer.get("dags", [])]
 
+    def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:
+        return self._call("PATCH", f"/api/v2/dags/{quote(dag_id)}", json={"is_paused": paused},
+                          what=f"{'pausing' if paused else 'unpausing'} {dag_id}")  # fmt: skip
+
     def trigger(self, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
         # Now, as the UI's form does: a run without a logical date has no ``ds``, and a DAG that
         # templates it (the example pipeline, daily_sales) would fail to render its arguments.

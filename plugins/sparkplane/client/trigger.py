@@ -70,11 +70,27 @@ def trigger(
             warnings.warn(warning, stacklevel=2)
         if details.get("is_paused"):
             raise PausedDag(f"DAG {dag_id} is paused, so a run would wait forever: unpause it in the Airflow UI "
-                            f"({api.base_url}/dags/{quote(dag_id)}) and trigger again.")  # fmt: skip
+                            f"({api.base_url}/dags/{quote(dag_id)}) or with sparkplane.client.unpause({dag_id!r}), "
+                            "then trigger again. Unpausing a scheduled DAG also starts its latest scheduled run.")  # fmt: skip
         answer = api.trigger(dag_id, conf)
         run = PipelineRun(dag_id, answer["dag_run_id"], _run_url(api.base_url, dag_id, answer["dag_run_id"]),
                           answer.get("state") or "queued")  # fmt: skip
         return _follow(api, run, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds) if wait else run
+    finally:
+        api.close()
+
+
+def unpause(dag_id: str, *, url: str | None = None) -> None:
+    """Unpause ``dag_id``, as the toggle in the Airflow UI does: a scheduled DAG then starts its latest
+    scheduled run (the DAGs here do not catch up).
+
+    :param url: the API server; default ``SPARKPLANE_AIRFLOW_URL``.
+    :raises UnknownDag: no such DAG; the message lists the DAGs there are.
+    """
+    api = AirflowApi(AirflowCredentials.from_environment(url))
+    try:
+        _details(api, dag_id)
+        api.set_paused(dag_id, False)
     finally:
         api.close()
 
