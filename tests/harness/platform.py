@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sparkplane.bootstrap.apply import DEFAULT_MANIFEST_DIR, apply_manifests, dynamic_client, load_manifests
 from sparkplane.kubernetes.identity import AIRFLOW_NAMESPACE, AIRFLOW_SERVICE_ACCOUNT, NOTEBOOK_LABEL, SPARK_NAMESPACE
@@ -22,6 +23,9 @@ from sparkplane.kubernetes.pod_templates import restricted_container_security, r
 from harness.airflow import AirflowServices
 from harness.cluster import LocalCluster
 from harness.waits import wait_for
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_BUILD = PROJECT_ROOT / "image" / "build"
@@ -84,6 +88,22 @@ def delete_prefix(s3, bucket: str, prefix: str) -> None:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             s3.delete_object(Bucket=bucket, Key=item["Key"])
+
+
+def reports_under(s3, bucket: str, prefix: str) -> dict[str, pd.DataFrame]:
+    """Every Parquet report under ``prefix`` of ``bucket``, its parts read into one frame, by its folder
+    (the part of the key after ``prefix``, up to the file name)."""
+    import io
+    import posixpath
+
+    import pandas as pd
+
+    parts: dict[str, list[pd.DataFrame]] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for key in [item["Key"] for item in page.get("Contents", []) if item["Key"].endswith(".parquet")]:
+            frame = pd.read_parquet(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+            parts.setdefault(posixpath.dirname(key.removeprefix(prefix)), []).append(frame)
+    return {folder: pd.concat(frames, ignore_index=True) for folder, frames in parts.items()}
 
 
 def restricted_pod(name: str, labels: dict[str, str], image: str, command: tuple[str, ...] = ("sleep", "300")) -> dict:

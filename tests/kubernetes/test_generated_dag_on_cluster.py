@@ -12,7 +12,7 @@ import io
 import pandas as pd
 import pytest
 from harness.airflow import run_dag
-from harness.platform import OBJECT_STORE_CONN_ID, scratch_prefix
+from harness.platform import OBJECT_STORE_CONN_ID, reports_under, scratch_prefix
 from harness.pods import PodWatch
 from kubernetes import client
 from sparkplane.kubernetes.identity import SPARK_NAMESPACE
@@ -45,10 +45,9 @@ def store(local_cluster):
 
 
 def _report(s3, bucket: str, prefix: str) -> pd.DataFrame:
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
-    parts = [item["Key"] for item in listed if item["Key"].endswith(".parquet")]
-    assert parts, f"no report under s3://{bucket}/{prefix}: {[item['Key'] for item in listed]}"
-    frame = pd.concat(pd.read_parquet(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())) for key in parts)
+    reports = reports_under(s3, bucket, prefix)
+    assert len(reports) == 1, f"not one report under s3://{bucket}/{prefix}: {sorted(reports)}"
+    [frame] = reports.values()
     frame["orders"] = frame["orders"].astype("int64")
     return frame.sort_values(["order_date", "region", "size_band"]).reset_index(drop=True)
 
