@@ -66,17 +66,23 @@ def finished_job(deployment, spark_image, airflow_connection, tmp_path_factory):
     return links[-1], log
 
 
+def _listed_as_completed(answer: tuple[int, str]) -> bool:
+    status, body = answer
+    return status == 200 and json.loads(body)["attempts"][-1]["completed"] is True
+
+
 def test_the_task_links_to_its_application_in_the_history_server(deployment, finished_job):
     settings = deployment[0]
     link, _ = finished_job
     base = settings["SPARKPLANE_SPARK_HISTORY_URL"]
     assert link.startswith(f"{base}/history/")
     app_id = link.rsplit("/", 1)[-1]
-    status, body = wait_for(lambda: _get(f"{base}/api/v1/applications/{app_id}"), lambda answer: answer[0] == 200,
-                            timeout_seconds=90, interval_seconds=2, what=f"the History Server to list {app_id}")  # fmt: skip
+    # The server scans the store every few seconds: a scan that ran while the driver was ending lists
+    # the application as still running, and the next one as completed.
+    status, body = wait_for(lambda: _get(f"{base}/api/v1/applications/{app_id}"), _listed_as_completed,
+                            timeout_seconds=90, interval_seconds=2, what=f"the History Server to list {app_id} as completed")  # fmt: skip
     application = json.loads(body)
     assert application["id"] == app_id
-    assert application["attempts"][-1]["completed"] is True
     status, stages = _get(f"{base}/api/v1/applications/{app_id}/stages")
     assert status == 200 and json.loads(stages), "the stages view of the finished job is empty"
     assert _get(link)[0] == 200

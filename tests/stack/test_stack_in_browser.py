@@ -262,10 +262,11 @@ def test_a_spark_task_s_log_links_to_its_application_in_the_stack_s_history_serv
     log = _full_log(api, "spark_smoke_test", runs[0]["dag_run_id"], "run_smoke_test", task["try_number"])
     link = re.search(r"Spark history: (\S+)/history/([a-z0-9][a-z0-9-]*)", log)
     assert link and link.group(1) == stack.history_url, log[-3000:]
-    # The driver's event log closes when it stops; the server lists it on its next scan.
-    application = wait_for(lambda: _history_application(stack.history_url, link.group(2)), bool,
-                           timeout_seconds=120, interval_seconds=3, what="the History Server to list the application")  # fmt: skip
-    assert application["attempts"][0]["completed"], application
+    # The driver's event log closes when it stops; the server lists it as completed on a scan after
+    # that (one during the driver's end lists it as running).
+    wait_for(lambda: _history_application(stack.history_url, link.group(2)),
+             lambda application: bool(application) and application["attempts"][-1]["completed"],
+             timeout_seconds=120, interval_seconds=3, what="the History Server to list the application as completed")  # fmt: skip
     with browser_page() as page:
         page.goto(f"{stack.history_url}/history/{link.group(2)}", wait_until="networkidle")
         page.get_by_text("Completed Jobs").first.wait_for(timeout=60_000)
