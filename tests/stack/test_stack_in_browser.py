@@ -150,6 +150,10 @@ def test_a_run_triggered_from_the_form_runs_on_the_cluster_and_its_log_reads_in_
     assert "Created driver pod spark/spark-smoke-test-run-smoke-test-" in log, log[-3000:]
 
 
+# A second proof (7 minutes: the form's unpause starts the scheduled run, which the form's run waits
+# for): the form and its log's sections are proved with spark_smoke_test above, a manual run
+# publishing beside the scheduled one on the stack by the worked example below.
+@pytest.mark.long
 def test_the_example_pipeline_triggered_from_its_form_publishes_beside_the_scheduled_run(stack):
     with browser_page() as page:
         _sign_in(page, stack)
@@ -236,6 +240,7 @@ def test_the_worked_example_is_scheduled_and_triggered_from_a_notebook_on_the_cl
     [task] = api.task_instances("daily_sales", outcome.group(1))
     log = _full_log(api, "daily_sales", outcome.group(1), "daily_sales", task["try_number"])
     assert "daily_sales.py succeeded on Kubernetes" in log and "4 rows written to s3a://" in log, log[-3000:]
+    assert "Preflight: the object store" in log and "Driver log of daily-sales-" in log, log[-3000:]
     [scheduled] = wait_for(lambda: [run for run in api.dag_runs("daily_sales") if run["run_type"] == "scheduled"],
                            bool, timeout_seconds=120, what="the scheduled run of daily_sales")  # fmt: skip
     assert _wait_for_run(api, "daily_sales", scheduled["dag_run_id"], timeout_seconds=600) == "success"
