@@ -116,6 +116,25 @@ def build_python3_image(registry: str) -> str:
     return image
 
 
+def relabelled_image(image: str, repository: str) -> str:
+    """Push ``image`` (``registry/repository@sha256:...``) to ``repository`` of the same registry with one
+    label more; return it by digest. It is an image of its own that shares every layer with ``image``:
+    removing it from a node leaves ``image`` and the pods running it alone."""
+    import json
+
+    registry = image.split("/", 1)[0]
+    target = f"{registry}/{repository}:latest"
+    dockerfile = f'FROM {image}\nLABEL dev.sparkplane.test.relabelled-from="{image}"\n'
+    built = subprocess.run([DOCKER, "build", "-q", "-t", target, "-"], input=dockerfile, capture_output=True, text=True,
+                           timeout=600)  # fmt: skip
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    run_command(DOCKER, "push", target, timeout_seconds=300)
+    inspected = subprocess.run([DOCKER, "image", "inspect", "--format", "{{json .RepoDigests}}", target],
+                               check=True, capture_output=True, text=True, timeout=60)  # fmt: skip
+    [pinned] = [ref for ref in json.loads(inspected.stdout) if ref.startswith(f"{registry}/{repository}@")]
+    return pinned
+
+
 def restart_apiserver(cluster: LocalCluster, *, down_seconds: float = 0) -> None:
     """Stop kube-apiserver, keep it down ``down_seconds``, start it again with the same flags;
     return once it is ready."""
