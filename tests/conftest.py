@@ -27,14 +27,29 @@ pytest_plugins = ("harness.fixtures",)
 
 @pytest.hookimpl(tryfirst=True)  # before -m selects: make test's lanes select by the cluster marker
 def pytest_collection_modifyitems(session, config, items):
-    """Mark every test that uses the local cluster ``cluster``, and run those modules last.
+    """Mark every test that uses the local cluster ``cluster``, and order the modules for the lanes.
 
     A test needing the cluster without the marker would otherwise run in make test's cluster-free
     lane (scripts/test-lane) and start the cluster there, beside the lane that owns it.
+
+    Whole modules move, so a module's fixtures are set up once: the cluster modules come last;
+    among them those that need no Spark image come first (on a fresh machine the image is built
+    while they run), and the stack's last. Among the others the image's own tests come last: on a
+    fresh machine they would otherwise build the image while the cluster's binaries build.
     """
-    cluster_modules = set()
+    cluster_modules, spark_image_modules = set(), set()
     for item in items:
         if "local_cluster" in item.fixturenames:
             item.add_marker(pytest.mark.cluster)
             cluster_modules.add(item.path)
-    items.sort(key=lambda item: item.path in cluster_modules)  # stable: the order within each group stays
+        if "spark_image" in item.fixturenames:
+            spark_image_modules.add(item.path)
+
+    def module_order(item) -> tuple[bool, bool, bool]:
+        return (
+            item.path in cluster_modules,
+            item.path.is_relative_to(PROJECT_ROOT / "tests" / "stack"),
+            item.path in spark_image_modules or item.path.is_relative_to(PROJECT_ROOT / "tests" / "image"),
+        )
+
+    items.sort(key=module_order)  # stable: the order within each group stays
